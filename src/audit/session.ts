@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '../auth/identity.js';
+import { eventIdentity, type EventIdentity, type StatementEvent } from './events.js';
+import type { Recorder } from './recorder.js';
+
+type StatementFields = Omit<StatementEvent, 'type' | 'sessionId' | 'identity' | 'connection'>;
+
+/**
+ * The recording of one session: stamps every event with the session id, identity and connection,
+ * so an engine records only what is specific to the protocol.
+ */
+export class SessionRecorder {
+  readonly sessionId: string;
+  private readonly identity: EventIdentity;
+  private startedAt = 0;
+  private statements = 0;
+  private started = false;
+  private ended = false;
+
+  constructor(
+    private readonly recorder: Recorder,
+    identity: Identity,
+    private readonly connection: string,
+    private readonly connectionType: string,
+    sessionId: string = `s_${randomUUID()}`,
+  ) {
+    this.sessionId = sessionId;
+    this.identity = eventIdentity(identity);
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  start(clientAddress: string, clientInfo: Readonly<Record<string, string>>): void {
+    this.startedAt = Date.now();
+    this.started = true;
+    this.recorder.record({
+      type: 'session.start',
+      sessionId: this.sessionId,
+      time: this.startedAt,
+      identity: this.identity,
+      connection: this.connection,
+      connectionType: this.connectionType,
+      clientAddress,
+      clientInfo,
+    });
+  }
+
+  statement(fields: StatementFields): void {
+    this.statements++;
+    this.recorder.record({
+      type: 'statement',
+      sessionId: this.sessionId,
+      identity: this.identity,
+      connection: this.connection,
+      ...fields,
+    });
+  }
+
+  /** Records the end once; later calls are ignored. Returns a promise that settles when the batch holding it is stored. */
+  end(reason: string, error?: string): Promise<void> {
+    if (!this.started || this.ended) return Promise.resolve();
+    this.ended = true;
+    const time = Date.now();
+    try {
+      this.recorder.record({
+        type: 'session.end',
+        sessionId: this.sessionId,
+        time,
+        identity: this.identity,
+        connection: this.connection,
+        durationMs: time - this.startedAt,
+        statements: this.statements,
+        reason,
+        ...(error === undefined ? {} : { error }),
+      });
+    } catch {
+      return Promise.resolve();
+    }
+    return this.recorder.flush().catch(() => {});
+  }
+}

@@ -1,0 +1,21 @@
+/** Who is acting: a verified person or non-human identity. Goes on every recorded event. */
+export interface Identity {
+  readonly kind: 'service-account' | 'user';
+  /** Stable identifier (service-account id, OIDC `sub`). */
+  readonly subject: string;
+  /** Human-readable name shown in records and listings. */
+  readonly name: string;
+  readonly groups: readonly string[];
+}
+
+/**
+ * Turns a bearer token into an identity. Several authenticators sit side by side
+ * (service-account tokens now, OIDC JWTs next); each says whether the token is its kind.
+ */
+export interface Authenticator {
+  readonly name: string;
+  /** True when this authenticator owns tokens of this shape (cheap, no I/O). */
+  recognises(token: string): boolean;
+  /** The identity, or an `AuthError` saying why the token is refused. */
+  authenticate(token: string): Promise<Identity>;
+}

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineCommand, jsonOption } from '../cli/command.js';
+import { cliSettings } from '../cli/settings.js';
+import { configSchema } from '../config/schema.js';
+import { parsePort } from './connect.js';
+
+const DEMO_CONNECTION = 'demo';
+
+export default defineCommand({
+  name: 'demo',
+  summary: 'run everything on this machine: gateway, embedded PostgreSQL, a logged-in demo agent',
+  options: [{ flags: '-p, --port <port>', description: 'gateway port (default: a free one)' }, jsonOption],
+  examples: ['hoop demo', 'hoop demo --port 8009'],
+  async run(ctx, _args, options) {
+    const started = performance.now();
+    const [{ startDemoDatabase }, { startGateway }, { createServiceAccount }, { default: pino }] = await Promise.all([
+      import('../demo/database.js'),
+      import('../gateway/server.js'),
+      import('../auth/service-accounts.js'),
+      import('pino'),
+    ]);
+    const dataDir = mkdtempSync(join(tmpdir(), 'hoop-demo-'));
+    const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dataDir, { recursive: true, force: true })];
+    const cleanup = async (): Promise<void> => {
+      for (const c of cleanups.reverse()) await c();
+    };
+    try {
+      ctx.status('hoop demo: starting an embedded PostgreSQL with sample data…');
+      const db = await startDemoDatabase();
+      cleanups.push(() => db.close());
+
+      const config = configSchema.parse({
+        listen: `127.0.0.1:${parsePort(options.port)}`,
+        store: `sqlite:${join(dataDir, 'hoop.db')}`,
+        connections: [{ name: DEMO_CONNECTION, type: 'postgres', host: db.host, port: db.port, database: db.database, user: db.user, tls: 'disable' }],
+        log: { level: 'warn' },
+      });
+      const logger = pino({ level: 'warn', base: { service: 'hoop-demo' } }, pino.destination(2));
+      const gateway = await startGateway(config, { logger });
+      cleanups.push(() => gateway.close());
+
+      const { token } = await createServiceAccount(gateway.store, 'demo-agent', ['engineers', 'admins']);
+      // Log the local CLI in as the demo agent, and put back whatever login was there when the demo ends.
+      const settings = cliSettings();
+      const previous = { gateway: settings.get('gateway'), token: settings.get('token') };
+      settings.set({ gateway: gateway.url, token });
+      cleanups.push(() => {
+        const s = cliSettings();
+        if (previous.gateway === undefined) s.delete('gateway');
+        else s.set('gateway', previous.gateway);
+        if (previous.token === undefined) s.delete('token');
+        else s.set('token', previous.token);
+      });
+
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      if (options.json) {
+        ctx.out(JSON.stringify({ status: 'ready', gateway: gateway.url, connection: DEMO_CONNECTION, identity: 'demo-agent', dataDir }));
+      } else {
+        ctx.out(
+          [
+            '',
+            `hoop demo is running (ready in ${seconds}s)`,
+            `  gateway     ${gateway.url}`,
+            `  connection  ${DEMO_CONNECTION}: PostgreSQL with customers and orders (synthetic data)`,
+            '  logged in   as service account demo-agent (groups: engineers, admins)',
+            '',
+            'Try, in another terminal:',
+            `  hoop exec ${DEMO_CONNECTION} -i "select full_name, email from customers limit 5"`,
+            `  hoop exec ${DEMO_CONNECTION} -i "select status, count(*) from orders group by 1" --json`,
+            `  hoop connect ${DEMO_CONNECTION} -- psql          # an interactive psql through the tunnel`,
+            '  hoop sessions                           # every session, recorded',
+            '  hoop sessions show <id>                 # every statement of one session',
+            '',
+            '(from a checkout without a global install, use `npx hoop` in place of `hoop`)',
+            'Ctrl-C stops the demo and removes its data.',
+          ].join('\n'),
+        );
+      }
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      ctx.status('hoop demo: stopping…');
+      return 0;
+    } finally {
+      await cleanup();
+    }
+  },
+});

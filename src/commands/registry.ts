@@ -1,0 +1,30 @@
+import type { CommandSpec } from '../cli/command.js';
+import adminServiceAccountCreate from './admin-service-account-create.js';
+import adminServiceAccountList from './admin-service-account-list.js';
+import adminServiceAccountRevoke from './admin-service-account-revoke.js';
+import completion from './completion.js';
+import connect from './connect.js';
+import connections from './connections.js';
+import demo from './demo.js';
+import exec from './exec.js';
+import gateway from './gateway.js';
+import sessions from './sessions.js';
+import sessionsShow from './sessions-show.js';
+
+/**
+ * Every CLI command, in the order `hoop --help` lists them. The parser, help text and the
+ * scripts in completions/ are generated from this list.
+ */
+export const registry: readonly CommandSpec[] = [
+  demo,
+  connect,
+  exec,
+  connections,
+  sessions,
+  sessionsShow,
+  gateway,
+  adminServiceAccountCreate,
+  adminServiceAccountList,
+  adminServiceAccountRevoke,
+  completion,
+];

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/** `host:port`; a bare port means 127.0.0.1. */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$|^\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8009');
+
+const connectionName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'connection names use lower-case letters, digits, "-", "_" and "." (max 63)');
+
+export const postgresConnectionSchema = z
+  .object({
+    name: connectionName,
+    type: z.literal('postgres'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: z.string().optional(),
+    tls: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+    /** PEM CA bundle for `verify-full` (use `${file:…}`). Without it the system roots are used. */
+    ca: z.string().optional(),
+    /** Largest protocol message accepted from either side, in bytes. */
+    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+  })
+  .strict();
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);
+
+export const configSchema = z
+  .object({
+    listen: listenAddress.default('127.0.0.1:8009'),
+    /** Serve HTTPS. Without it, the gateway only listens on loopback. */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    store: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:PATH (or postgres://… once the shared store lands)')
+      .default('sqlite:./hoop-data/hoop.db'),
+    connections: z.array(connectionSchema).default([]),
+    auth: z
+      .object({
+        /** Members of these groups may read every session's records (others see their own). */
+        adminGroups: z.array(z.string()).default(['admins']),
+      })
+      .strict()
+      .default({ adminGroups: ['admins'] }),
+    recording: z
+      .object({
+        /** Largest batch written in one store transaction. */
+        batchSize: z.number().int().min(1).max(10000).default(256),
+        /** How long an event may wait before its batch is written. */
+        flushIntervalMs: z.number().int().min(1).max(10000).default(50),
+      })
+      .strict()
+      .default({ batchSize: 256, flushIntervalMs: 50 }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Recorder } from '../audit/recorder.js';
+import { SessionRecorder } from '../audit/session.js';
+import type { Authenticator, Identity } from '../auth/identity.js';
+import { AuthenticatorChain, ServiceAccountAuthenticator, bearerToken } from '../auth/service-accounts.js';
+import type { ConnectionConfig, GatewayConfig } from '../config/schema.js';
+import { ConfigError, HoopError, errorMessage } from '../errors.js';
+import type { ProtocolEngine } from '../protocols/engine.js';
+import { PostgresEngine } from '../protocols/postgres/engine.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { TunnelGatewayEnd, type TunnelRequest } from '../tunnel/gateway-end.js';
+
+export interface RunningGateway {
+  /** Base URL clients use, e.g. http://127.0.0.1:8009. */
+  readonly url: string;
+  readonly port: number;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this logger instead of one built from the config. */
+  readonly logger?: Logger;
+  /** Use this store instead of opening the configured one (the gateway then does not close it). */
+  readonly store?: Store;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function parseListen(listen: string): { host: string; port: number } {
+  if (/^\d+$/.test(listen)) return { host: '127.0.0.1', port: Number(listen) };
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
+}
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: Identity;
+  }
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  const log = opts.logger ?? pino({ level: config.log.level, base: { service: 'hoop-gateway' } }, pino.destination(2));
+  const { host, port } = parseListen(config.listen);
+  if (!config.tls && !isLoopback(host)) {
+    throw new ConfigError(
+      `listen: ${config.listen} is not a loopback address, and plain HTTP would expose tokens`,
+      'add tls: { cert: ${file:…}, key: ${file:…} } or listen on 127.0.0.1',
+    );
+  }
+  if (!config.tls) log.warn({ listen: config.listen }, 'serving plain HTTP on loopback only; configure tls: to serve HTTPS');
+
+  const store = opts.store ?? openStore(config.store);
+  const recorder = new Recorder(store, config.recording);
+  const authenticator: Authenticator = new AuthenticatorChain([new ServiceAccountAuthenticator(store)]);
+  const connections = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
+  const engines = new Map<string, ProtocolEngine>([['postgres', new PostgresEngine()]]);
+  const adminGroups = new Set(config.auth.adminGroups);
+  const isAdmin = (identity: Identity): boolean => identity.groups.some((g) => adminGroups.has(g));
+
+  recorder.on('failed', (err) => {
+    log.fatal({ err: err.message }, 'recording failed: ending every session and refusing new ones');
+    for (const e of engines.values()) e.closeAll('recording-failed');
+  });
+
+  const app = Fastify({
+    logger: false,
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof HoopError) return sendError(reply, 400, err.code, err.message);
+    log.error({ err: errorMessage(err) }, 'request failed');
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    return sendError(reply, status, status >= 500 ? 'HOOP_INTERNAL' : 'HOOP_BAD_REQUEST', status >= 500 ? 'internal error' : errorMessage(err));
+  });
+
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) {
+      await sendError(reply, 401, 'HOOP_UNAUTHENTICATED', 'missing bearer token: send Authorization: Bearer <token>');
+      return;
+    }
+    try {
+      req.identity = await authenticator.authenticate(token);
+    } catch (err) {
+      await sendError(reply, 401, 'HOOP_UNAUTHENTICATED', err instanceof HoopError ? err.message : 'token could not be verified');
+    }
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.register(async (v1) => {
+    v1.addHook('preHandler', authenticate);
+
+    v1.get('/v1/whoami', async (req) => {
+      const id = req.identity!;
+      return { kind: id.kind, subject: id.subject, name: id.name, groups: id.groups };
+    });
+
+    // Names and types only: credentials never leave the gateway.
+    v1.get('/v1/connections', async () => ({
+      connections: config.connections.map((c) => ({ name: c.name, type: c.type })),
+    }));
+
+    v1.get<{ Querystring: { all?: string; connection?: string; limit?: string } }>('/v1/sessions', async (req, reply) => {
+      const id = req.identity!;
+      const all = req.query.all === 'true' || req.query.all === '1';
+      if (all && !isAdmin(id)) return sendError(reply, 403, 'HOOP_FORBIDDEN', 'listing every session needs an admin group');
+      const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
+      const sessions = await store.listSessions({
+        ...(all ? {} : { subject: id.subject }),
+        ...(req.query.connection ? { connection: req.query.connection } : {}),
+        limit,
+      });
+      return { sessions };
+    });
+
+    v1.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
+      const id = req.identity!;
+      const session = await store.getSession(req.params.id);
+      if (!session || (session.identitySubject !== id.subject && !isAdmin(id))) {
+        return sendError(reply, 404, 'HOOP_NOT_FOUND', `no session ${req.params.id}`);
+      }
+      const events = await store.sessionEvents(session.id);
+      return { session, events: events.map((e) => ({ seq: e.seq, ...e.event })) };
+    });
+  });
+
+  const tunnels = new TunnelGatewayEnd({
+    authenticator,
+    connections,
+    log,
+    refusal: () => (recorder.failed ? 'recording is failing; the gateway refuses new sessions' : null),
+    newSessionId: () => `s_${randomUUID()}`,
+    onTunnel: (stream: Duplex, t: TunnelRequest) => {
+      const engine = engines.get(t.connection.type);
+      if (!engine) {
+        stream.destroy();
+        return;
+      }
+      const sessionLog = log.child({ session: t.sessionId, identity: t.identity.name, connection: t.connection.name });
+      const session = new SessionRecorder(recorder, t.identity, t.connection.name, t.connection.type, t.sessionId);
+      engine
+        .serve(stream, { identity: t.identity, connection: t.connection, clientAddress: t.clientAddress, recorder: session, log: sessionLog })
+        .catch((err: unknown) => {
+          sessionLog.error({ err: errorMessage(err) }, 'session failed');
+          stream.destroy();
+        });
+    },
+  });
+
+  app.server.on('upgrade', (req, socket, head) => {
+    if (!tunnels.handleUpgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
+
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await recorder.close();
+    if (!opts.store) await store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new HoopError('HOOP_LISTEN', `cannot listen on ${config.listen}: ${code ?? errorMessage(err)}`, {
+      exitCode: 1,
+      ...(code === 'EADDRINUSE' ? { hint: 'another process uses that port; change listen: in the config' } : {}),
+    });
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `${config.tls ? 'https' : 'http'}://${urlHost}:${actualPort}`;
+  log.info({ url, connections: config.connections.map((c) => c.name), store: store.kind }, 'gateway listening');
+
+  let closed = false;
+  return {
+    url,
+    port: actualPort,
+    store,
+    async close() {
+      if (closed) return;
+      closed = true;
+      tunnels.close();
+      for (const e of engines.values()) e.closeAll('gateway-shutdown');
+      await app.close();
+      await recorder.close();
+      if (!opts.store) await store.close();
+      log.info('gateway stopped');
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Identity } from '../auth/identity.js';
+import type { ConnectionConfig } from '../config/schema.js';
+import type { SessionRecorder } from '../audit/session.js';
+
+/** Everything an engine needs to serve one client stream. */
+export interface EngineContext {
+  readonly identity: Identity;
+  readonly connection: ConnectionConfig;
+  /** Address of the client as the gateway saw it (the tunnel's remote end). */
+  readonly clientAddress: string;
+  /** Records this stream's session; created lazily by the engine once it knows it is a session. */
+  readonly recorder: SessionRecorder;
+  readonly log: Logger;
+}
+
+/**
+ * One protocol (postgres, ssh, git, http) behind one interface. The gateway authenticates and
+ * authorises the connection, then hands the raw client byte stream to the engine of its type.
+ */
+export interface ProtocolEngine {
+  readonly type: ConnectionConfig['type'];
+  /** Serves the stream until either side ends it. Never rejects for peer misbehaviour: it closes the stream. */
+  serve(client: Duplex, ctx: EngineContext): Promise<void>;
+  /** Ends every active session (gateway shutdown, recording failure). */
+  closeAll(reason: string): void;
+}

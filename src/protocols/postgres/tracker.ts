@@ -1,0 +1,163 @@
+import type { StatementEvent } from '../../audit/events.js';
+import { Backend, ErrorField } from './messages.js';
+import { decodeCommandComplete, decodeErrorFields, rowsFromTag } from './reader.js';
+
+type StatementFields = Omit<StatementEvent, 'type' | 'sessionId' | 'identity' | 'connection'>;
+
+type OpKind = 'query' | 'parse' | 'bind' | 'execute' | 'describe' | 'close' | 'sync' | 'function-call';
+
+/** A client message that is still waiting for the server's answer. */
+export interface PendingOp {
+  readonly kind: OpKind;
+  /** performance.now() when the client sent it. */
+  readonly start: number;
+  readonly sql?: string;
+  readonly params?: readonly (string | null)[];
+}
+
+interface OpState extends PendingOp {
+  rows: number;
+  dataRows: number;
+  tag: string | undefined;
+  error: { code: string; message: string } | undefined;
+}
+
+function errorSummary(body: Buffer): { code: string; message: string } {
+  const f = decodeErrorFields(body);
+  return { code: f.get(ErrorField.code) ?? 'XX000', message: f.get(ErrorField.message) ?? '' };
+}
+
+/**
+ * Pairs server answers with the client messages that caused them, relying on the protocol's
+ * ordering: every Parse/Bind/Close/Describe/Execute gets exactly one completion, a Query or
+ * Sync ends at ReadyForQuery, and after an error the server skips everything up to the next Sync.
+ * Each completed Query or Execute (and a failed Parse) becomes one statement record.
+ */
+export class StatementTracker {
+  private ops: OpState[] = [];
+  private head = 0;
+
+  constructor(private readonly emit: (statement: StatementFields) => void) {}
+
+  push(op: PendingOp): void {
+    this.ops.push({ ...op, rows: 0, dataRows: 0, tag: undefined, error: undefined });
+  }
+
+  /** Statements sent and not yet answered. */
+  get pendingStatements(): number {
+    let n = 0;
+    for (let i = this.head; i < this.ops.length; i++) {
+      const k = this.ops[i]!.kind;
+      if (k === 'query' || k === 'execute' || k === 'function-call') n++;
+    }
+    return n;
+  }
+
+  /** `body` is given for CommandComplete, ErrorResponse and ReadyForQuery; null for streamed messages. */
+  onServerMessage(code: number, body: Buffer | null): void {
+    const op = this.ops[this.head];
+    switch (code) {
+      case Backend.dataRow:
+        if (op) op.dataRows++;
+        return;
+      case Backend.commandComplete: {
+        if (!op || body === null) return;
+        const tag = decodeCommandComplete(body);
+        op.tag = tag;
+        op.rows += rowsFromTag(tag);
+        if (op.kind === 'execute') this.complete();
+        return;
+      }
+      case Backend.emptyQueryResponse:
+      case Backend.portalSuspended:
+        if (op?.kind === 'execute') {
+          if (code === Backend.portalSuspended) op.rows = op.dataRows;
+          this.complete();
+        }
+        return;
+      case Backend.errorResponse: {
+        if (!op || body === null) return;
+        const err = errorSummary(body);
+        if (op.kind === 'query' || op.kind === 'function-call') {
+          op.error ??= err;
+          return;
+        }
+        if (op.kind === 'sync') return;
+        op.error = err;
+        if (op.kind === 'execute' || op.kind === 'parse') this.complete();
+        else this.drop();
+        // The server ignores everything up to the next Sync.
+        while (this.head < this.ops.length && this.ops[this.head]!.kind !== 'sync') this.drop();
+        return;
+      }
+      case Backend.readyForQuery: {
+        while (this.head < this.ops.length) {
+          const k = this.ops[this.head]!.kind;
+          if (k === 'query' || k === 'function-call') {
+            this.complete();
+            break;
+          }
+          this.drop();
+          if (k === 'sync') break;
+        }
+        this.compact();
+        return;
+      }
+      case Backend.parseComplete:
+        if (op?.kind === 'parse') this.drop();
+        return;
+      case Backend.bindComplete:
+        if (op?.kind === 'bind') this.drop();
+        return;
+      case Backend.closeComplete:
+        if (op?.kind === 'close') this.drop();
+        return;
+      case Backend.rowDescription:
+      case Backend.noData:
+        if (op?.kind === 'describe') this.drop();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Records every unanswered statement as failed (the session ended under it). */
+  abandon(reason: string): void {
+    while (this.head < this.ops.length) {
+      const op = this.ops[this.head]!;
+      if (op.kind === 'query' || op.kind === 'execute' || op.kind === 'function-call') {
+        op.error ??= { code: 'HOOP_ABANDONED', message: `session ended before the statement completed (${reason})` };
+        this.complete();
+      } else this.drop();
+    }
+  }
+
+  private complete(): void {
+    const op = this.ops[this.head++]!;
+    const now = performance.now();
+    this.emit({
+      protocol: op.kind === 'query' ? 'simple' : op.kind === 'function-call' ? 'function-call' : 'extended',
+      sql: op.sql ?? '',
+      ...(op.params && op.params.length > 0 ? { params: op.params } : {}),
+      time: Math.round(performance.timeOrigin + op.start),
+      durationMs: Math.round((now - op.start) * 1000) / 1000,
+      rows: op.rows,
+      ...(op.tag !== undefined ? { commandTag: op.tag } : {}),
+      ...(op.error !== undefined ? { error: op.error } : {}),
+    });
+  }
+
+  private drop(): void {
+    this.head++;
+  }
+
+  private compact(): void {
+    if (this.head === this.ops.length) {
+      this.ops = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.ops = this.ops.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

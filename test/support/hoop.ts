@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type Result } from 'execa';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const HOOP_BIN = join(ROOT, 'bin/hoop');
+
+/** PostgreSQL's own client binaries (psql, pgbench) of the installed major version. */
+export function pgBin(name: string): string {
+  const found = globSync(`/usr/lib/postgresql/*/bin/${name}`).sort();
+  return found.at(-1) ?? name;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `hoop-test-${prefix}-`));
+}
+
+/** Runs the real CLI as a user would, with its own config dir so tests never touch the machine's login. */
+export function hoop(args: readonly string[], opts: { env?: Record<string, string>; input?: string; configDir?: string } = {}): Promise<Result> {
+  return execa('node', [HOOP_BIN, ...args], {
+    reject: false,
+    env: { HOOP_CONFIG_DIR: opts.configDir ?? join(tmpdir(), 'hoop-test-cli-none'), ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
+    timeout: 120_000,
+  });
+}
+
+export interface GatewayProcess {
+  readonly url: string;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly child: ChildProcess;
+  /** Everything the gateway wrote on stderr (its log). */
+  readonly log: () => string;
+  /** Creates a service account through the real CLI and returns its token. */
+  createToken(name: string, groups?: readonly string[]): Promise<string>;
+  revoke(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** Extra YAML appended to the generated config. */
+  readonly connectionsYaml?: string;
+  readonly env?: Record<string, string>;
+}
+
+/** The real 127.0.0.1:5432 PostgreSQL as connection `pg-local`. */
+export const LOCAL_PG_CONNECTION = `
+  - name: pg-local
+    type: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: test
+    user: postgres
+    tls: disable
+`;
+
+/** Starts `hoop gateway` as its own process (as in production) on a free loopback port. */
+export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayProcess> {
+  const dir = tempDir('gw');
+  const configPath = join(dir, 'hoop.yaml');
+  writeFileSync(
+    configPath,
+    `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
+  );
+  const child = spawn('node', [HOOP_BIN, 'gateway', '--config', configPath], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${log}`)), 30_000);
+    const rl = createInterface({ input: child.stderr! });
+    rl.on('line', (line) => {
+      log += `${line}\n`;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'gateway listening' && entry.url) {
+          clearTimeout(timer);
+          resolveUrl(entry.url);
+        }
+      } catch {
+        // a plain status line
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${log}`));
+    });
+  });
+  child.stdout!.resume();
+  return {
+    url,
+    dir,
+    configPath,
+    child,
+    log: () => log,
+    async createToken(name, groups = ['engineers']) {
+      const r = await hoop(['admin', 'service-account', 'create', name, '--groups', groups.join(','), '--config', configPath]);
+      if (r.exitCode !== 0) throw new Error(`service-account create failed: ${String(r.stderr)}`);
+      return String(r.stdout).trim();
+    },
+    async revoke(name) {
+      const r = await hoop(['admin', 'service-account', 'revoke', name, '--config', configPath]);
+      if (r.exitCode !== 0) throw new Error(`revoke failed: ${String(r.stderr)}`);
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ConnectProcess {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** JSON lines printed so far. */
+  readonly lines: () => Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** Runs `hoop connect NAME --json` and waits for its ready line. */
+export async function startConnect(connection: string, gateway: string, token: string): Promise<ConnectProcess> {
+  const child = spawn('node', [HOOP_BIN, 'connect', connection, '--json', '--gateway', gateway, '--token', token], {
+    env: { ...process.env, HOOP_CONFIG_DIR: join(tmpdir(), 'hoop-test-cli-none') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hoop connect did not become ready: ${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const j = JSON.parse(line) as Record<string, unknown>;
+      lines.push(j);
+      if (j.status === 'ready') {
+        clearTimeout(timer);
+        resolvePort(j.port as number);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hoop connect exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    port,
+    child,
+    lines: () => lines,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGINT');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  };
+}
+
+/** Resident set size of a process in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Runs psql against a local tunnel port. */
+export function psql(port: number, args: readonly string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return execa(pgBin('psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'hoop', '-d', 'pg-local', '-X', '-v', 'ON_ERROR_STOP=0', ...args], {
+    reject: false,
+    env: { PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '20', ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
+    timeout: 120_000,
+  });
+}
+
+/** Direct query against the real server (for assertions, not through hoop). */
+export async function directQuery(sql: string): Promise<string> {
+  const r = await execa(pgBin('psql'), ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'test', '-X', '-Atqc', sql], { reject: true });
+  return String(r.stdout).trim();
+}
