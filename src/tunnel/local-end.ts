@@ -81,11 +81,16 @@ function refusePostgresClient(socket: net.Socket, message: string): void {
   const reader = new StartupReader();
   socket.on('data', (chunk: Buffer) => {
     try {
-      for (const packet of reader.push(chunk)) {
+      reader.append(chunk);
+      for (let packet = reader.next(); packet !== null; packet = reader.next()) {
         const code = packet.readInt32BE(0);
-        if (code === StartupCode.sslRequest || code === StartupCode.gssEncRequest) socket.write(SSL_REFUSED);
-        else if (code === StartupCode.cancelRequest) socket.destroy();
+        if (code === StartupCode.sslRequest || code === StartupCode.gssEncRequest) {
+          socket.write(SSL_REFUSED);
+          continue;
+        }
+        if (code === StartupCode.cancelRequest) socket.destroy();
         else socket.end(encodeErrorResponse({ severity: 'FATAL', code: '28000', message: `hoop: ${message}` }));
+        return;
       }
     } catch {
       socket.destroy();

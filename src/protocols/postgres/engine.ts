@@ -133,7 +133,8 @@ function readStartup(client: Duplex, log: Logger): Promise<StartupResult | null>
     const onClose = (): void => done(null);
     const onData = (chunk: Buffer): void => {
       try {
-        for (const packet of reader.push(chunk)) {
+        reader.append(chunk);
+        for (let packet = reader.next(); packet !== null; packet = reader.next()) {
           const code = packet.readInt32BE(0);
           if (code === StartupCode.sslRequest || code === StartupCode.gssEncRequest) {
             client.write(SSL_REFUSED);
@@ -334,30 +335,34 @@ class PgSession {
       header: (code: number): void => this.tracker.onServerMessage(code, null),
     };
 
+    const onClientData = (chunk: Buffer): void => {
+      try {
+        clientReader.push(chunk, clientVisitor, toServer);
+      } catch (err) {
+        this.protocolFailure(err, 'client');
+      }
+    };
+    const onServerData = (chunk: Buffer): void => {
+      try {
+        serverReader.push(chunk, serverVisitor, toClient);
+      } catch (err) {
+        this.protocolFailure(err, 'server');
+      }
+    };
+
     return new Promise<void>((resolve) => {
       this.finish = resolve;
-      client.on('data', (chunk: Buffer) => {
-        try {
-          clientReader.push(chunk, clientVisitor, toServer);
-        } catch (err) {
-          this.protocolFailure(err, 'client');
-        }
-      });
-      server.on('data', (chunk: Buffer) => {
-        try {
-          serverReader.push(chunk, serverVisitor, toClient);
-        } catch (err) {
-          this.protocolFailure(err, 'server');
-        }
-      });
+      client.on('data', onClientData);
+      server.on('data', onServerData);
       client.on('error', (err) => this.shutdown('client-error', errorMessage(err)));
       server.on('error', (err) => this.shutdown('backend-error', errorMessage(err)));
       client.on('close', () => this.shutdown(this.endReason));
       server.on('close', () => this.shutdown('backend-closed'));
       client.on('end', () => server.end());
       server.on('end', () => client.end());
-      if (backend.leftover.length > 0) serverReader.push(backend.leftover, serverVisitor, toClient);
-      if (this.clientRest.length > 0) clientReader.push(this.clientRest, clientVisitor, toServer);
+      if (backend.leftover.length > 0) onServerData(backend.leftover);
+      if (this.clientRest.length > 0) onClientData(this.clientRest);
+      if (this.ending) return;
       client.resume();
       server.resume();
     });

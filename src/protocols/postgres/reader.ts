@@ -43,8 +43,13 @@ export interface FrameReaderOptions {
 export class FrameReader {
   private readonly header = Buffer.alloc(5);
   private headerFill = 0;
-  /** A frame being assembled across chunks (code + length + body), when its body is wanted. */
-  private assembly: Buffer | null = null;
+  /**
+   * Pieces of a frame being assembled across chunks (code + length + body), when its body is wanted.
+   * Kept as pieces, not one buffer of the announced size, so a peer that announces a huge message
+   * and sends nothing makes the gateway hold only what actually arrived.
+   */
+  private assembly: Buffer[] | null = null;
+  private assemblyLength = 0;
   private assemblyFill = 0;
   /** Bytes of a streamed frame still to come. */
   private streamLeft = 0;
@@ -88,13 +93,13 @@ export class FrameReader {
           continue;
         }
         if (this.assembly !== null) {
-          const asm = this.assembly;
-          const take = Math.min(asm.length - this.assemblyFill, n - off);
-          chunk.copy(asm, this.assemblyFill, off, off + take);
+          const take = Math.min(this.assemblyLength - this.assemblyFill, n - off);
+          this.assembly.push(chunk.subarray(off, off + take));
           this.assemblyFill += take;
           off += take;
           this.span = off;
-          if (this.assemblyFill === asm.length) {
+          if (this.assemblyFill === this.assemblyLength) {
+            const asm = Buffer.concat(this.assembly, this.assemblyLength);
             this.assembly = null;
             this.frameStart = off;
             if (visitor.frame(asm[0]!, asm.subarray(5))) forward(asm);
@@ -112,14 +117,14 @@ export class FrameReader {
           const code = this.header[0]!;
           const length = this.checkLength(code, this.header.readInt32BE(1));
           if (this.opts.wantsBody[code] === 1) {
-            const asm = Buffer.allocUnsafe(1 + length);
-            this.header.copy(asm, 0, 0, 5);
-            this.assembly = asm;
-            this.assemblyFill = 5;
+            const head = Buffer.from(this.header);
             if (length === 4) {
-              this.assembly = null;
               this.frameStart = off;
-              if (visitor.frame(code, asm.subarray(5))) forward(asm);
+              if (visitor.frame(code, head.subarray(5))) forward(head);
+            } else {
+              this.assembly = [head];
+              this.assemblyLength = 1 + length;
+              this.assemblyFill = 5;
             }
           } else {
             visitor.header(code, length);
@@ -150,9 +155,8 @@ export class FrameReader {
             off = end;
           } else {
             this.flushSpan(off);
-            const asm = Buffer.allocUnsafe(1 + length);
-            chunk.copy(asm, 0, off, n);
-            this.assembly = asm;
+            this.assembly = [chunk.subarray(off, n)];
+            this.assemblyLength = 1 + length;
             this.assemblyFill = n - off;
             off = n;
             this.span = n;
@@ -203,20 +207,33 @@ export function wantBodies(codes: readonly number[]): Uint8Array {
 export class StartupReader {
   private pending: Buffer = Buffer.alloc(0);
 
+  /** Appends bytes and returns every complete packet. */
   push(chunk: Buffer): Buffer[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.append(chunk);
     const out: Buffer[] = [];
-    while (this.pending.length >= 4) {
-      const length = this.pending.readInt32BE(0);
-      if (length < 8) throw new PgProtocolError(`client sent a startup packet with invalid length ${length}`);
-      if (length > MAX_STARTUP_PACKET_BYTES) {
-        throw new PgMessageTooLargeError(length, MAX_STARTUP_PACKET_BYTES, 'client startup packet');
-      }
-      if (this.pending.length < length) break;
-      out.push(this.pending.subarray(4, length));
-      this.pending = this.pending.subarray(length);
-    }
+    for (let p = this.next(); p !== null; p = this.next()) out.push(p);
     return out;
+  }
+
+  append(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+  }
+
+  /**
+   * The next complete packet, or null. One at a time, because after StartupMessage the
+   * stream switches to typed messages and the rest must not be read as startup packets.
+   */
+  next(): Buffer | null {
+    if (this.pending.length < 4) return null;
+    const length = this.pending.readInt32BE(0);
+    if (length < 8) throw new PgProtocolError(`client sent a startup packet with invalid length ${length}`);
+    if (length > MAX_STARTUP_PACKET_BYTES) {
+      throw new PgMessageTooLargeError(length, MAX_STARTUP_PACKET_BYTES, 'client startup packet');
+    }
+    if (this.pending.length < length) return null;
+    const packet = this.pending.subarray(4, length);
+    this.pending = this.pending.subarray(length);
+    return packet;
   }
 
   /** Bytes received after the last complete packet (the start of the typed-message stream). */
@@ -300,11 +317,13 @@ export function decodeStartup(body: Buffer): StartupMessage {
   const c = new Cursor(body, 'StartupMessage');
   const protocol = c.int32();
   const params: Record<string, string> = {};
-  while (c.remaining > 0) {
+  for (;;) {
+    if (c.remaining === 0) throw new PgProtocolError('StartupMessage: missing the terminating NUL');
     const name = c.cstring();
     if (name === '') break;
     params[name] = c.cstring();
   }
+  if (c.remaining > 0) throw new PgProtocolError('StartupMessage: bytes after the terminating NUL');
   return { protocol, params };
 }
 
@@ -410,7 +429,9 @@ export function decodeErrorFields(body: Buffer): Map<number, string> {
 export function decodeBackendKeyData(body: Buffer): { processId: number; secretKey: Buffer } {
   const c = new Cursor(body, 'BackendKeyData');
   const processId = c.int32();
-  return { processId, secretKey: Buffer.from(c.rest()) };
+  const secretKey = Buffer.from(c.rest());
+  if (secretKey.length < 4 || secretKey.length > 256) throw new PgProtocolError(`BackendKeyData: bad secret key length ${secretKey.length}`);
+  return { processId, secretKey };
 }
 
 /** ParameterStatus 'S': CString name, CString value. */
