@@ -35,9 +35,9 @@ export default defineCommand({
         listen: `127.0.0.1:${parsePort(options.port)}`,
         store: `sqlite:${join(dataDir, 'hoop.db')}`,
         connections: [{ name: DEMO_CONNECTION, type: 'postgres', host: db.host, port: db.port, database: db.database, user: db.user, tls: 'disable' }],
-        log: { level: 'warn' },
+        log: { level: 'error' },
       });
-      const logger = pino({ level: 'warn', base: { service: 'hoop-demo' } }, pino.destination(2));
+      const logger = pino({ level: 'error', base: { service: 'hoop-demo' } }, pino.destination(2));
       const gateway = await startGateway(config, { logger });
       cleanups.push(() => gateway.close());
 
