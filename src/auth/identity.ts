@@ -1,6 +1,10 @@
 /** Who is acting: a verified person or non-human identity. Goes on every recorded event. */
 export interface Identity {
-  readonly kind: 'service-account' | 'user';
+  /**
+   * `user`: a person from the identity provider; `workload`: a non-human client of the identity
+   * provider (client-credentials grant); `service-account`: a token issued by hoop itself.
+   */
+  readonly kind: 'service-account' | 'user' | 'workload';
   /** Stable identifier (service-account id, OIDC `sub`). */
   readonly subject: string;
   /** Human-readable name shown in records and listings. */
