@@ -1,0 +1,40 @@
+# bash completion for hoop, generated from the command registry: do not edit.
+# Install: source this file, or copy it to /etc/bash_completion.d/hoop
+_hoop() {
+  local cur path="" w i opts
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    w="${COMP_WORDS[i]}"
+    [[ "$w" == -* ]] && continue
+    case " $(_hoop_children "$path") " in
+      *" $w "*) path="${path:+$path }$w" ;;
+    esac
+  done
+  case "$path" in
+    "") opts="demo connect exec connections sessions gateway admin completion --help --version" ;;
+    "admin") opts="service-account --help" ;;
+    "admin service-account") opts="create list revoke --help" ;;
+    "admin service-account create") opts="-g --groups -c --config --json --help" ;;
+    "admin service-account list") opts="-c --config --json --help" ;;
+    "admin service-account revoke") opts="-c --config --help" ;;
+    "completion") opts="--help" ;;
+    "connect") opts="-p --port --json --gateway --token --help" ;;
+    "connections") opts="--json --gateway --token --help" ;;
+    "demo") opts="-p --port --json --help" ;;
+    "exec") opts="-i --input -f --file --json --gateway --token --help" ;;
+    "gateway") opts="-c --config --help" ;;
+    "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --help" ;;
+    "sessions show") opts="-c --config --json --gateway --token --help" ;;
+    *) opts="" ;;
+  esac
+  COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
+}
+_hoop_children() {
+  case "$1" in
+    "") echo "demo connect exec connections sessions gateway admin completion" ;;
+    "sessions") echo "show" ;;
+    "admin") echo "service-account" ;;
+    "admin service-account") echo "create list revoke" ;;
+  esac
+}
+complete -F _hoop hoop
