@@ -22,6 +22,8 @@ export interface SessionStartEvent extends EventBase {
   readonly clientAddress: string;
   /** What the client asked for at startup (application_name, …); never credentials. */
   readonly clientInfo: Readonly<Record<string, string>>;
+  /** What the agent declared about itself (model, task…): a claim recorded beside the verified identity. */
+  readonly agentMeta?: Readonly<Record<string, string>>;
 }
 
 export interface StatementEvent extends EventBase {

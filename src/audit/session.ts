@@ -23,6 +23,7 @@ export class SessionRecorder {
     private readonly connection: string,
     private readonly connectionType: string,
     sessionId: string = `s_${randomUUID()}`,
+    private readonly agentMeta?: Readonly<Record<string, string>>,
   ) {
     this.sessionId = sessionId;
     this.identity = eventIdentity(identity);
@@ -44,6 +45,7 @@ export class SessionRecorder {
       connectionType: this.connectionType,
       clientAddress,
       clientInfo,
+      ...(this.agentMeta ? { agentMeta: this.agentMeta } : {}),
     });
   }
 

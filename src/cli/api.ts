@@ -4,8 +4,9 @@ import type { GatewayAuth } from '../tunnel/local-end.js';
 /** GET a JSON resource from the gateway's API, turning HTTP failures into errors a user can act on. */
 export async function apiGet<T>(auth: GatewayAuth, path: string): Promise<T> {
   let res: Response;
+  const token = await auth.token();
   try {
-    res = await fetch(`${auth.gateway}${path}`, { headers: { Authorization: `Bearer ${auth.token}` } });
+    res = await fetch(`${auth.gateway}${path}`, { headers: { Authorization: `Bearer ${token}` } });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err);
     throw new GatewayUnavailableError(`cannot reach the gateway at ${auth.gateway}: ${cause}`, 'is `hoop gateway` running? check --gateway / HOOP_GATEWAY');

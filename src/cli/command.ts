@@ -52,6 +52,7 @@ export function defineCommand(spec: CommandSpec): CommandSpec {
 export const gatewayOptions: readonly OptionSpec[] = [
   { flags: '--gateway <url>', description: 'gateway URL (default: $HOOP_GATEWAY, then the saved login)' },
   { flags: '--token <token>', description: 'bearer token (default: $HOOP_TOKEN, then the saved login)' },
+  { flags: '--agent-meta <pairs>', description: 'what the agent is, recorded on its sessions: model=…,task=… (default: $HOOP_AGENT_META)' },
 ];
 
 export const jsonOption: OptionSpec = { flags: '--json', description: 'print machine-readable JSON on stdout' };

@@ -23,7 +23,7 @@ export async function listSessions(options: Record<string, unknown>): Promise<Se
   const q = new URLSearchParams({ limit: String(limit) });
   if (options.all) q.set('all', 'true');
   if (options.connection) q.set('connection', String(options.connection));
-  return (await apiGet<{ sessions: SessionSummary[] }>(resolveGatewayAuth(options), `/v1/sessions?${q}`)).sessions;
+  return (await apiGet<{ sessions: SessionSummary[] }>(await resolveGatewayAuth(options), `/v1/sessions?${q}`)).sessions;
 }
 
 export async function getSession(options: Record<string, unknown>, id: string): Promise<{ session: SessionSummary; events: (AuditEvent & { seq: number })[] }> {
@@ -39,5 +39,5 @@ export async function getSession(options: Record<string, unknown>, id: string): 
       await store.close();
     }
   }
-  return apiGet(resolveGatewayAuth(options), `/v1/sessions/${encodeURIComponent(id)}`);
+  return apiGet(await resolveGatewayAuth(options), `/v1/sessions/${encodeURIComponent(id)}`);
 }

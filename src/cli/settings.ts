@@ -1,15 +1,17 @@
 import Conf from 'conf';
+import { parseAgentMeta } from '../auth/agent-meta.js';
 import { AuthError } from '../errors.js';
 import type { GatewayAuth } from '../tunnel/local-end.js';
+import { loadLogin, saveLogin, type CredentialStore, type StoredLogin } from './credentials.js';
 
 interface Settings {
+  /** The gateway of the last login, so `hoop login` can be run again without --gateway. */
   gateway?: string;
-  token?: string;
 }
 
 /**
- * The CLI's own settings (the saved login). Kept in the user's config directory, or in
- * $HOOP_CONFIG_DIR, readable by the owner only because it holds a token.
+ * The CLI's own non-secret settings, in the user's config directory or $HOOP_CONFIG_DIR.
+ * Tokens are not kept here: see credentials.ts.
  */
 export function cliSettings(): Conf<Settings> {
   return new Conf<Settings>({
@@ -20,12 +22,55 @@ export function cliSettings(): Conf<Settings> {
   });
 }
 
-/** Where the gateway URL and token come from: flags, then environment, then the saved login. */
-export function resolveGatewayAuth(options: Record<string, unknown>): GatewayAuth {
-  const settings = cliSettings();
-  const gateway = (options.gateway as string | undefined) ?? process.env.HOOP_GATEWAY ?? settings.get('gateway');
-  const token = (options.token as string | undefined) ?? process.env.HOOP_TOKEN ?? settings.get('token');
-  if (!gateway) throw new AuthError('no gateway configured', 'pass --gateway URL, set HOOP_GATEWAY, or run `hoop demo` / `hoop login`');
-  if (!token) throw new AuthError('no token', 'pass --token, set HOOP_TOKEN, or log in with `hoop login`');
-  return { gateway: gateway.replace(/\/$/, ''), token };
+/**
+ * Renew this long before expiry, so a token never lapses between being read and being checked:
+ * a minute, or half the token's lifetime when it is shorter than two minutes.
+ */
+function renewBeforeMs(login: StoredLogin): number {
+  const lifetime = login.expiresAt !== undefined && login.obtainedAt !== undefined ? login.expiresAt - login.obtainedAt : Infinity;
+  return Math.min(60_000, lifetime / 2);
+}
+
+/**
+ * A saved login's access token, renewed silently when it is about to expire. Each new tunnel asks
+ * again, so a long `hoop connect` keeps opening sessions across many token lifetimes.
+ */
+export function tokenSource(initial: StoredLogin, store: CredentialStore): () => Promise<string> {
+  let login = initial;
+  let renewing: Promise<string> | null = null;
+  return async () => {
+    if (login.expiresAt === undefined || login.expiresAt - Date.now() > renewBeforeMs(login)) return login.accessToken;
+    renewing ??= (async () => {
+      const { renewLogin } = await import('../auth/oidc-client.js');
+      login = await renewLogin(login);
+      await (store.kind === 'file' ? store.save(login) : saveLogin(login));
+      return login.accessToken;
+    })().finally(() => {
+      renewing = null;
+    });
+    return renewing;
+  };
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * Where the gateway URL and token come from: flags, then the environment (HOOP_GATEWAY, HOOP_TOKEN),
+ * then the saved login. Agent metadata comes from --agent-meta or HOOP_AGENT_META.
+ */
+export async function resolveGatewayAuth(options: Record<string, unknown>): Promise<GatewayAuth> {
+  const agentMeta = parseAgentMeta(nonEmpty(options.agentMeta) ?? nonEmpty(process.env.HOOP_AGENT_META));
+  const explicitToken = nonEmpty(options.token) ?? nonEmpty(process.env.HOOP_TOKEN);
+  const saved = explicitToken ? undefined : await loadLogin();
+  const gateway = (nonEmpty(options.gateway) ?? nonEmpty(process.env.HOOP_GATEWAY) ?? saved?.login.gateway ?? cliSettings().get('gateway'))?.replace(/\/$/, '');
+  if (!gateway) throw new AuthError('no gateway configured', 'pass --gateway URL, set HOOP_GATEWAY, or run `hoop login --gateway URL` (or `hoop demo`)');
+  const base = { gateway, ...(agentMeta ? { agentMeta } : {}) };
+  if (explicitToken) return { ...base, token: async () => explicitToken };
+  if (!saved) throw new AuthError('not logged in', `run \`hoop login --gateway ${gateway}\`, or set HOOP_TOKEN`);
+  if (saved.login.gateway.replace(/\/$/, '') !== gateway) {
+    throw new AuthError(`the saved login is for ${saved.login.gateway}, not ${gateway}`, `run \`hoop login --gateway ${gateway}\``);
+  }
+  return { ...base, token: tokenSource(saved.login, saved.store) };
 }

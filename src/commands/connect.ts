@@ -22,7 +22,7 @@ export default defineCommand({
   examples: ['hoop connect pg-prod', 'hoop connect pg-prod -- psql -c "select 1"', 'hoop connect pg-prod --json'],
   async run(ctx, args, options) {
     const name = args[0]!;
-    const auth = resolveGatewayAuth(options);
+    const auth = await resolveGatewayAuth(options);
     const connection = await findConnection(auth, name);
     const { LocalListener } = await import('../tunnel/local-end.js');
     const listener = await LocalListener.start({ auth, connection: name, connectionType: connection.type, port: parsePort(options.port) });

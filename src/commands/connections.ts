@@ -8,7 +8,7 @@ export default defineCommand({
   summary: 'list the connections the gateway offers',
   options: [jsonOption, ...gatewayOptions],
   async run(ctx, _args, options) {
-    const { connections } = await apiGet<{ connections: ConnectionInfo[] }>(resolveGatewayAuth(options), '/v1/connections');
+    const { connections } = await apiGet<{ connections: ConnectionInfo[] }>(await resolveGatewayAuth(options), '/v1/connections');
     if (options.json) return ctx.out(JSON.stringify({ connections }));
     ctx.out(renderTable(['name', 'type'], connections.map((c) => [c.name, c.type])));
   },

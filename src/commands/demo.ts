@@ -43,15 +43,16 @@ export default defineCommand({
 
       const { token } = await createServiceAccount(gateway.store, 'demo-agent', ['engineers', 'admins']);
       // Log the local CLI in as the demo agent, and put back whatever login was there when the demo ends.
-      const settings = cliSettings();
-      const previous = { gateway: settings.get('gateway'), token: settings.get('token') };
-      settings.set({ gateway: gateway.url, token });
-      cleanups.push(() => {
-        const s = cliSettings();
-        if (previous.gateway === undefined) s.delete('gateway');
-        else s.set('gateway', previous.gateway);
-        if (previous.token === undefined) s.delete('token');
-        else s.set('token', previous.token);
+      const { loadLogin, saveLogin, removeLogin } = await import('../cli/credentials.js');
+      const previous = await loadLogin();
+      const previousGateway = cliSettings().get('gateway');
+      await saveLogin({ gateway: gateway.url, method: 'service-account', accessToken: token });
+      cliSettings().set('gateway', gateway.url);
+      cleanups.push(async () => {
+        if (previous) await saveLogin(previous.login);
+        else await removeLogin();
+        if (previousGateway === undefined) cliSettings().delete('gateway');
+        else cliSettings().set('gateway', previousGateway);
       });
 
       const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -61,7 +61,7 @@ export default defineCommand({
     const name = args[0]!;
     const sql = await readSql(options);
     if (sql.trim() === '') throw new UsageError('the SQL is empty');
-    const auth = resolveGatewayAuth(options);
+    const auth = await resolveGatewayAuth(options);
     const connection = await findConnection(auth, name);
     if (connection.type !== 'postgres') throw new UsageError(`hoop exec runs SQL; ${name} is a ${connection.type} connection`, `use hoop connect ${name}`);
 

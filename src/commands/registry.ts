@@ -8,8 +8,12 @@ import connections from './connections.js';
 import demo from './demo.js';
 import exec from './exec.js';
 import gateway from './gateway.js';
+import login from './login.js';
+import logout from './logout.js';
 import sessions from './sessions.js';
 import sessionsShow from './sessions-show.js';
+import token from './token.js';
+import whoami from './whoami.js';
 
 /**
  * Every CLI command, in the order `hoop --help` lists them. The parser, help text and the
@@ -17,6 +21,10 @@ import sessionsShow from './sessions-show.js';
  */
 export const registry: readonly CommandSpec[] = [
   demo,
+  login,
+  logout,
+  whoami,
+  token,
   connect,
   exec,
   connections,

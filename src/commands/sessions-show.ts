@@ -16,6 +16,7 @@ export default defineCommand({
     if (options.json) return ctx.out(JSON.stringify({ session, events }));
     ctx.out(`session    ${session.id}`);
     ctx.out(`identity   ${session.identityName} (${session.identityKind}; groups: ${session.groups.join(', ') || 'none'})`);
+    if (session.agentMeta) ctx.out(`agent      ${Object.entries(session.agentMeta).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     ctx.out(`connection ${session.connection} (${session.connectionType}) from ${session.clientAddress}`);
     ctx.out(`started    ${formatTime(session.startedAt)}${session.endedAt ? `, ended ${formatTime(session.endedAt)} (${session.endReason})` : ', still open'}`);
     ctx.out('');

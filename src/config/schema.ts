@@ -38,10 +38,32 @@ export const configSchema = z
       .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:PATH (or postgres://… once the shared store lands)')
       .default('sqlite:./hoop-data/hoop.db'),
     connections: z.array(connectionSchema).default([]),
+    /** Extra protocol-native ports for clients that cannot run the CLI. */
+    listeners: z
+      .object({
+        /** PostgreSQL port: user = identity hint, database = connection name, password = a hoop token. */
+        postgres: listenAddress.optional(),
+      })
+      .strict()
+      .default({}),
     auth: z
       .object({
         /** Members of these groups may read every session's records (others see their own). */
         adminGroups: z.array(z.string()).default(['admins']),
+        /** The organisation's identity provider: bearer JWTs from it are accepted beside service-account tokens. */
+        oidc: z
+          .object({
+            issuer: z.url(),
+            /** Public client the CLI uses for the device flow. */
+            clientId: z.string().min(1),
+            /** Required in the access token's `aud`. */
+            audience: z.string().min(1),
+            groupsClaim: z.string().min(1).default('groups'),
+            /** Allowed clock difference with the identity provider when checking exp/nbf. */
+            clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ adminGroups: ['admins'] }),

@@ -8,7 +8,9 @@ import type { Authenticator, Identity } from '../auth/identity.js';
 import { AuthenticatorChain, ServiceAccountAuthenticator, bearerToken } from '../auth/service-accounts.js';
 import type { ConnectionConfig, GatewayConfig } from '../config/schema.js';
 import { ConfigError, HoopError, errorMessage } from '../errors.js';
-import type { ProtocolEngine } from '../protocols/engine.js';
+import type { AgentMeta } from '../auth/agent-meta.js';
+import type { EngineContext, ProtocolEngine } from '../protocols/engine.js';
+import { NativePostgresListener } from '../protocols/postgres/native-listener.js';
 import { PostgresEngine } from '../protocols/postgres/engine.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -18,6 +20,8 @@ export interface RunningGateway {
   /** Base URL clients use, e.g. http://127.0.0.1:8009. */
   readonly url: string;
   readonly port: number;
+  /** Port of the native PostgreSQL listener, when configured. */
+  readonly postgresPort?: number;
   readonly store: Store;
   close(): Promise<void>;
 }
@@ -64,9 +68,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
 
   const store = opts.store ?? openStore(config.store);
   const recorder = new Recorder(store, config.recording);
-  const authenticator: Authenticator = new AuthenticatorChain([new ServiceAccountAuthenticator(store)]);
+  const authenticators: Authenticator[] = [new ServiceAccountAuthenticator(store)];
+  if (config.auth.oidc) {
+    const { OidcAuthenticator } = await import('../auth/oidc.js');
+    authenticators.push(new OidcAuthenticator(config.auth.oidc, { clockToleranceSeconds: config.auth.oidc.clockToleranceSeconds }));
+  }
+  const authenticator: Authenticator = new AuthenticatorChain(authenticators);
   const connections = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
-  const engines = new Map<string, ProtocolEngine>([['postgres', new PostgresEngine()]]);
+  const postgresEngine = new PostgresEngine();
+  const engines = new Map<string, ProtocolEngine>([['postgres', postgresEngine]]);
   const adminGroups = new Set(config.auth.adminGroups);
   const isAdmin = (identity: Identity): boolean => identity.groups.some((g) => adminGroups.has(g));
 
@@ -101,6 +111,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Public: the CLI asks which identity provider to log in with before it has any token.
+  app.get('/v1/auth/config', async () => ({
+    oidc: config.auth.oidc ? { issuer: config.auth.oidc.issuer, clientId: config.auth.oidc.clientId, audience: config.auth.oidc.audience } : null,
+  }));
 
   app.register(async (v1) => {
     v1.addHook('preHandler', authenticate);
@@ -139,11 +154,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     });
   });
 
+  const refusal = (): string | null => (recorder.failed ? 'recording is failing; the gateway refuses new sessions' : null);
+  const engineContext = (identity: Identity, connection: ConnectionConfig, clientAddress: string, sessionId: string, agentMeta?: AgentMeta): EngineContext => {
+    const sessionLog = log.child({ session: sessionId, identity: identity.name, connection: connection.name });
+    const recorderForSession = new SessionRecorder(recorder, identity, connection.name, connection.type, sessionId, agentMeta);
+    return { identity, connection, clientAddress, recorder: recorderForSession, log: sessionLog };
+  };
+
   const tunnels = new TunnelGatewayEnd({
     authenticator,
     connections,
     log,
-    refusal: () => (recorder.failed ? 'recording is failing; the gateway refuses new sessions' : null),
+    refusal,
     newSessionId: () => `s_${randomUUID()}`,
     onTunnel: (stream: Duplex, t: TunnelRequest) => {
       const engine = engines.get(t.connection.type);
@@ -151,14 +173,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         stream.destroy();
         return;
       }
-      const sessionLog = log.child({ session: t.sessionId, identity: t.identity.name, connection: t.connection.name });
-      const session = new SessionRecorder(recorder, t.identity, t.connection.name, t.connection.type, t.sessionId);
-      engine
-        .serve(stream, { identity: t.identity, connection: t.connection, clientAddress: t.clientAddress, recorder: session, log: sessionLog })
-        .catch((err: unknown) => {
-          sessionLog.error({ err: errorMessage(err) }, 'session failed');
-          stream.destroy();
-        });
+      const ctx = engineContext(t.identity, t.connection, t.clientAddress, t.sessionId, t.agentMeta);
+      engine.serve(stream, ctx).catch((err: unknown) => {
+        ctx.log.error({ err: errorMessage(err) }, 'session failed');
+        stream.destroy();
+      });
     },
   });
 
@@ -179,6 +198,26 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...(code === 'EADDRINUSE' ? { hint: 'another process uses that port; change listen: in the config' } : {}),
     });
   }
+  let nativePostgres: NativePostgresListener | undefined;
+  if (config.listeners.postgres) {
+    nativePostgres = new NativePostgresListener({
+      listen: parseListen(config.listeners.postgres),
+      ...(config.tls ? { tls: config.tls } : {}),
+      authenticator,
+      connections,
+      engine: postgresEngine,
+      log,
+      refusal,
+      context: (identity, connection, clientAddress) => engineContext(identity, connection, clientAddress, `s_${randomUUID()}`),
+    });
+    try {
+      await nativePostgres.start();
+    } catch (err) {
+      await app.close();
+      throw new HoopError('HOOP_LISTEN', `cannot listen on ${config.listeners.postgres} (listeners.postgres): ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    }
+    log.info({ port: nativePostgres.port }, 'native PostgreSQL listener ready');
+  }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -189,11 +228,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   return {
     url,
     port: actualPort,
+    ...(nativePostgres ? { postgresPort: nativePostgres.port } : {}),
     store,
     async close() {
       if (closed) return;
       closed = true;
       tunnels.close();
+      await nativePostgres?.close();
       for (const e of engines.values()) e.closeAll('gateway-shutdown');
       await app.close();
       await recorder.close();

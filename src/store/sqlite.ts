@@ -46,6 +46,7 @@ const MIGRATIONS: readonly string[] = [
      body TEXT NOT NULL
    );
    CREATE INDEX events_session ON events(session_id, seq);`,
+  `ALTER TABLE sessions ADD COLUMN agent_meta TEXT;`,
 ];
 
 interface AccountRow {
@@ -69,6 +70,7 @@ interface SessionRow {
   ended_at: number | null;
   end_reason: string | null;
   statements: number;
+  agent_meta: string | null;
 }
 
 const toAccount = (r: AccountRow): ServiceAccount => ({
@@ -92,6 +94,7 @@ const toSession = (r: SessionRow): SessionSummary => ({
   endedAt: r.ended_at,
   endReason: r.end_reason,
   statements: r.statements,
+  agentMeta: r.agent_meta === null ? null : (JSON.parse(r.agent_meta) as Record<string, string>),
 });
 
 export class SqliteStore implements Store {
@@ -120,8 +123,8 @@ export class SqliteStore implements Store {
       'INSERT INTO events (session_id, type, time, identity_subject, identity_name, connection, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertSession = this.db.prepare(
-      `INSERT INTO sessions (id, identity_kind, identity_subject, identity_name, groups, connection, connection_type, client_address, started_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sessions (id, identity_kind, identity_subject, identity_name, groups, connection, connection_type, client_address, started_at, agent_meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
     this.countStatement = this.db.prepare('UPDATE sessions SET statements = statements + 1 WHERE id = ?');
@@ -139,6 +142,7 @@ export class SqliteStore implements Store {
             e.connectionType,
             e.clientAddress,
             e.time,
+            e.agentMeta ? JSON.stringify(e.agentMeta) : null,
           );
         } else if (e.type === 'session.end') {
           this.endSession.run(e.time, e.reason, e.sessionId);

@@ -21,6 +21,8 @@ export interface SessionSummary {
   readonly endedAt: number | null;
   readonly endReason: string | null;
   readonly statements: number;
+  /** What the agent declared about itself, if anything. */
+  readonly agentMeta: Readonly<Record<string, string>> | null;
 }
 
 export interface StoredEvent {

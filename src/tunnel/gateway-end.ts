@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { AGENT_META_HEADER, type AgentMeta, decodeAgentMetaHeader } from '../auth/agent-meta.js';
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { bearerToken } from '../auth/service-accounts.js';
 import type { ConnectionConfig } from '../config/schema.js';
@@ -14,6 +15,7 @@ export const SESSION_HEADER = 'x-hoop-session';
 
 export interface TunnelRequest {
   readonly identity: Identity;
+  readonly agentMeta: AgentMeta | undefined;
   readonly connection: ConnectionConfig;
   readonly sessionId: string;
   readonly clientAddress: string;
@@ -77,6 +79,13 @@ export class TunnelGatewayEnd {
       if (!(err instanceof HoopError)) log.error({ err: errorMessage(err) }, 'authenticator failed');
       return reject(socket, 401, 'Unauthorized', 'HOOP_UNAUTHENTICATED', message);
     }
+    let agentMeta: AgentMeta | undefined;
+    try {
+      const header = req.headers[AGENT_META_HEADER];
+      agentMeta = decodeAgentMetaHeader(Array.isArray(header) ? header[0] : header);
+    } catch (err) {
+      return reject(socket, 400, 'Bad Request', 'HOOP_BAD_AGENT_META', errorMessage(err));
+    }
     const connection = this.opts.connections.get(name);
     if (!connection) {
       return reject(socket, 404, 'Not Found', 'HOOP_NOT_FOUND', `no connection named ${name}`);
@@ -87,7 +96,7 @@ export class TunnelGatewayEnd {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const stream = createWebSocketStream(ws, { allowHalfOpen: false });
       stream.on('error', (err) => log.debug({ err: errorMessage(err), session: sessionId }, 'tunnel stream error'));
-      this.opts.onTunnel(stream, { identity, connection, sessionId, clientAddress });
+      this.opts.onTunnel(stream, { identity, agentMeta, connection, sessionId, clientAddress });
     });
   }
 

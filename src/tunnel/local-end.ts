@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { createWebSocketStream } from 'ws';
+import { AGENT_META_HEADER, type AgentMeta, encodeAgentMetaHeader } from '../auth/agent-meta.js';
 import { AuthError, GatewayUnavailableError, HoopError, NotFoundError, errorMessage } from '../errors.js';
 import { StartupReader } from '../protocols/postgres/reader.js';
 import { SSL_REFUSED, encodeErrorResponse } from '../protocols/postgres/writer.js';
@@ -10,7 +11,10 @@ import { StartupCode } from '../protocols/postgres/messages.js';
 export interface GatewayAuth {
   /** Base URL of the gateway, http(s)://host:port. */
   readonly gateway: string;
-  readonly token: string;
+  /** The bearer token to send now; asked once per tunnel, so a renewed token is picked up. */
+  token(): Promise<string>;
+  /** What the agent declares about itself, recorded on its sessions. */
+  readonly agentMeta?: AgentMeta;
 }
 
 export interface Tunnel {
@@ -40,11 +44,15 @@ function refusal(status: number, body: string, connection: string): HoopError {
 }
 
 /** Opens one tunnel: a WebSocket that carries one client byte stream to the named connection. */
-export function openTunnel(auth: GatewayAuth, connection: string): Promise<Tunnel> {
+export async function openTunnel(auth: GatewayAuth, connection: string): Promise<Tunnel> {
+  const token = await auth.token();
   return new Promise((resolve, reject) => {
     let sessionId = '';
     const ws = new WebSocket(tunnelUrl(auth.gateway, connection), {
-      headers: { Authorization: `Bearer ${auth.token}` },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(auth.agentMeta ? { [AGENT_META_HEADER]: encodeAgentMetaHeader(auth.agentMeta) } : {}),
+      },
       perMessageDeflate: false,
       handshakeTimeout: 15_000,
       maxPayload: 16 * 1024 * 1024,

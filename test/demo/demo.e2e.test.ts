@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,12 +57,13 @@ describe('hoop demo', () => {
   });
 
   it('stops cleanly on Ctrl-C, removes its data and puts the previous login back', async () => {
-    const settingsFile = join(configDir, 'config.json');
-    expect(JSON.parse(readFileSync(settingsFile, 'utf8'))).toHaveProperty('token');
+    const credentials = join(configDir, 'credentials.json');
+    expect(JSON.parse(readFileSync(credentials, 'utf8'))).toHaveProperty('accessToken');
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
     demo.kill('SIGINT');
     const code = await new Promise<number | null>((r) => demo.once('exit', r));
     expect(code).toBe(0);
     expect(existsSync(ready.dataDir)).toBe(false);
-    expect(JSON.parse(readFileSync(settingsFile, 'utf8'))).not.toHaveProperty('token');
+    expect(existsSync(credentials)).toBe(false);
   });
 });

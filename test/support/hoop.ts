@@ -30,6 +30,8 @@ export function hoop(args: readonly string[], opts: { env?: Record<string, strin
 
 export interface GatewayProcess {
   readonly url: string;
+  /** The native PostgreSQL listener's port, when `listeners.postgres` is configured. */
+  readonly postgresPort: number | undefined;
   readonly dir: string;
   readonly configPath: string;
   readonly child: ChildProcess;
@@ -42,8 +44,10 @@ export interface GatewayProcess {
 }
 
 export interface GatewayOptions {
-  /** Extra YAML appended to the generated config. */
+  /** The `connections:` list (YAML), default: pg-local. */
   readonly connectionsYaml?: string;
+  /** More top-level YAML (auth:, listeners:…). */
+  readonly extraYaml?: string;
   readonly env?: Record<string, string>;
 }
 
@@ -64,20 +68,22 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayPr
   const configPath = join(dir, 'hoop.yaml');
   writeFileSync(
     configPath,
-    `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
+    `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\n${opts.extraYaml ?? ''}\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
   );
   const child = spawn('node', [HOOP_BIN, 'gateway', '--config', configPath], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
+  let postgresPort: number | undefined;
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${log}`)), 30_000);
     const rl = createInterface({ input: child.stderr! });
     rl.on('line', (line) => {
       log += `${line}\n`;
       try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        const entry = JSON.parse(line) as { msg?: string; url?: string; port?: number };
+        if (entry.msg === 'native PostgreSQL listener ready') postgresPort = entry.port;
         if (entry.msg === 'gateway listening' && entry.url) {
           clearTimeout(timer);
           resolveUrl(entry.url);
@@ -94,6 +100,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayPr
   child.stdout!.resume();
   return {
     url,
+    postgresPort,
     dir,
     configPath,
     child,

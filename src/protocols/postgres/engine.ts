@@ -71,15 +71,23 @@ export class PostgresEngine implements ProtocolEngine {
   private readonly cancelKeys = new Map<string, CancelEntry>();
 
   async serve(client: Duplex, ctx: EngineContext): Promise<void> {
-    const connection = ctx.connection as PostgresConnectionConfig;
     const startup = await readStartup(client, ctx.log);
-    if (startup === null) return;
+    if (startup === null || startup.kind === 'tls') return;
     if (startup.kind === 'cancel') {
       await this.cancel(startup.processId, startup.secretKey, ctx);
       client.destroy();
       return;
     }
-    const session = new PgSession(client, ctx, connection, startup.params, startup.rest);
+    return this.serveSession(client, ctx, startup.params, startup.rest);
+  }
+
+  /**
+   * Serves a client whose StartupMessage was already read (and who was authenticated by other
+   * means, e.g. the native listener's password exchange). `rest` holds bytes read after it.
+   */
+  async serveSession(client: Duplex, ctx: EngineContext, params: Record<string, string>, rest: Buffer): Promise<void> {
+    const connection = ctx.connection as PostgresConnectionConfig;
+    const session = new PgSession(client, ctx, connection, params, rest);
     this.sessions.add(session);
     try {
       await session.run((pid, key, entry) => this.cancelKeys.set(cancelKey(pid, key), entry));
@@ -87,6 +95,13 @@ export class PostgresEngine implements ProtocolEngine {
       this.sessions.delete(session);
       if (session.cancelKey) this.cancelKeys.delete(session.cancelKey);
     }
+  }
+
+  /** Forwards a CancelRequest that arrived on the native listener (no tunnel identity: the key alone). */
+  async cancelByKey(processId: number, secretKey: Buffer, log: Logger): Promise<void> {
+    const entry = this.cancelKeys.get(cancelKey(processId, secretKey));
+    if (!entry) return;
+    await cancelBackend(entry.target, entry.processId, entry.secretKey).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'cancel request could not be forwarded'));
   }
 
   closeAll(reason: string): void {
@@ -111,16 +126,18 @@ export class PostgresEngine implements ProtocolEngine {
 
 const cancelKey = (pid: number, key: Buffer): string => `${pid}:${key.toString('hex')}`;
 
-type StartupResult =
+export type StartupResult =
   | { kind: 'startup'; params: Record<string, string>; rest: Buffer }
-  | { kind: 'cancel'; processId: number; secretKey: Buffer };
+  | { kind: 'cancel'; processId: number; secretKey: Buffer }
+  /** The client asked for TLS and `acceptTls` was set: the caller answers 'S' and starts TLS. */
+  | { kind: 'tls' };
 
 /**
  * Reads the untyped startup phase: SSLRequest and GSSENCRequest are refused with 'N' (the tunnel
  * is already encrypted), CancelRequest ends it, StartupMessage hands over to the relay.
  * Resolves null when the client went away or sent garbage (it has been told why).
  */
-function readStartup(client: Duplex, log: Logger): Promise<StartupResult | null> {
+export function readStartup(client: Duplex, log: Logger, opts: { acceptTls?: boolean } = {}): Promise<StartupResult | null> {
   return new Promise((resolve) => {
     const reader = new StartupReader();
     const done = (result: StartupResult | null): void => {
@@ -136,6 +153,10 @@ function readStartup(client: Duplex, log: Logger): Promise<StartupResult | null>
         reader.append(chunk);
         for (let packet = reader.next(); packet !== null; packet = reader.next()) {
           const code = packet.readInt32BE(0);
+          if (code === StartupCode.sslRequest && opts.acceptTls) {
+            if (reader.takeRest().length > 0) throw new PgProtocolError('client sent data after SSLRequest before the TLS handshake');
+            return done({ kind: 'tls' });
+          }
           if (code === StartupCode.sslRequest || code === StartupCode.gssEncRequest) {
             client.write(SSL_REFUSED);
             continue;
