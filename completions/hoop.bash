@@ -11,27 +11,31 @@ _hoop() {
     esac
   done
   case "$path" in
-    "") opts="demo connect exec connections sessions gateway admin completion --help --version" ;;
+    "") opts="demo login logout whoami token connect exec connections sessions gateway admin completion --help --version" ;;
     "admin") opts="service-account --help" ;;
     "admin service-account") opts="create list revoke --help" ;;
     "admin service-account create") opts="-g --groups -c --config --json --help" ;;
     "admin service-account list") opts="-c --config --json --help" ;;
     "admin service-account revoke") opts="-c --config --help" ;;
     "completion") opts="--help" ;;
-    "connect") opts="-p --port --json --gateway --token --help" ;;
-    "connections") opts="--json --gateway --token --help" ;;
+    "connect") opts="-p --port --json --gateway --token --agent-meta --help" ;;
+    "connections") opts="--json --gateway --token --agent-meta --help" ;;
     "demo") opts="-p --port --json --help" ;;
-    "exec") opts="-i --input -f --file --json --gateway --token --help" ;;
+    "exec") opts="-i --input -f --file --json --gateway --token --agent-meta --help" ;;
     "gateway") opts="-c --config --help" ;;
-    "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --help" ;;
-    "sessions show") opts="-c --config --json --gateway --token --help" ;;
+    "login") opts="--gateway --no-browser --client-credentials --token --json --help" ;;
+    "logout") opts="--help" ;;
+    "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --agent-meta --help" ;;
+    "sessions show") opts="-c --config --json --gateway --token --agent-meta --help" ;;
+    "token") opts="--gateway --token --agent-meta --help" ;;
+    "whoami") opts="--json --gateway --token --agent-meta --help" ;;
     *) opts="" ;;
   esac
   COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
 }
 _hoop_children() {
   case "$1" in
-    "") echo "demo connect exec connections sessions gateway admin completion" ;;
+    "") echo "demo login logout whoami token connect exec connections sessions gateway admin completion" ;;
     "sessions") echo "show" ;;
     "admin") echo "service-account" ;;
     "admin service-account") echo "create list revoke" ;;
