@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cliSettings } from './settings.js';
 
@@ -135,6 +135,36 @@ export async function removeLogin(): Promise<void> {
   const kc = await keychain();
   if (kc) await withTimeout(kc.remove(), 3000).catch(() => {});
   await new FileCredentialStore(credentialsFile()).remove();
+}
+
+/**
+ * Runs `fn` holding a lock shared by every hoop process of this user: refresh tokens rotate, and
+ * two processes renewing with the same one would make the identity provider revoke the login.
+ * A lock older than 30 s is taken to be left over from a crash.
+ */
+export async function withCredentialsLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = `${credentialsFile()}.lock`;
+  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // gone already
+      }
+      if (Date.now() > deadline) throw new Error(`credentials are locked by another hoop process (${lock})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

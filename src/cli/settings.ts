@@ -2,7 +2,7 @@ import Conf from 'conf';
 import { parseAgentMeta } from '../auth/agent-meta.js';
 import { AuthError } from '../errors.js';
 import type { GatewayAuth } from '../tunnel/local-end.js';
-import { loadLogin, saveLogin, type CredentialStore, type StoredLogin } from './credentials.js';
+import { loadLogin, saveLogin, withCredentialsLock, type CredentialStore, type StoredLogin } from './credentials.js';
 
 interface Settings {
   /** The gateway of the last login, so `hoop login` can be run again without --gateway. */
@@ -40,12 +40,18 @@ export function tokenSource(initial: StoredLogin, store: CredentialStore): () =>
   let renewing: Promise<string> | null = null;
   return async () => {
     if (login.expiresAt === undefined || login.expiresAt - Date.now() > renewBeforeMs(login)) return login.accessToken;
-    renewing ??= (async () => {
+    renewing ??= withCredentialsLock(async () => {
+      // Another hoop process may have renewed already: use its tokens rather than spend an old refresh token.
+      const latest = (await loadLogin())?.login;
+      if (latest && latest.gateway === login.gateway && latest.accessToken !== login.accessToken) {
+        login = latest;
+        if (latest.expiresAt === undefined || latest.expiresAt - Date.now() > renewBeforeMs(latest)) return login.accessToken;
+      }
       const { renewLogin } = await import('../auth/oidc-client.js');
       login = await renewLogin(login);
       await (store.kind === 'file' ? store.save(login) : saveLogin(login));
       return login.accessToken;
-    })().finally(() => {
+    }).finally(() => {
       renewing = null;
     });
     return renewing;

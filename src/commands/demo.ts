@@ -7,6 +7,7 @@ import { configSchema } from '../config/schema.js';
 import { parsePort } from './connect.js';
 
 const DEMO_CONNECTION = 'demo';
+const DEMO_AUDIENCE = 'urn:hoop:demo';
 
 export default defineCommand({
   name: 'demo',
@@ -15,8 +16,9 @@ export default defineCommand({
   examples: ['hoop demo', 'hoop demo --port 8009'],
   async run(ctx, _args, options) {
     const started = performance.now();
-    const [{ startDemoDatabase }, { startGateway }, { createServiceAccount }, { default: pino }] = await Promise.all([
+    const [{ startDemoDatabase }, { startBuiltinIdp, DEMO_USERS, DEMO_CLIENTS }, { startGateway }, { createServiceAccount }, { default: pino }] = await Promise.all([
       import('../demo/database.js'),
+      import('../auth/idp/builtin.js'),
       import('../gateway/server.js'),
       import('../auth/service-accounts.js'),
       import('pino'),
@@ -28,13 +30,15 @@ export default defineCommand({
     };
     try {
       ctx.status('hoop demo: starting an embedded PostgreSQL with sample data…');
-      const db = await startDemoDatabase();
+      const [db, idp] = await Promise.all([startDemoDatabase(), startBuiltinIdp({ users: DEMO_USERS, clients: DEMO_CLIENTS, audience: DEMO_AUDIENCE, pollIntervalSeconds: 2 })]);
       cleanups.push(() => db.close());
+      cleanups.push(() => idp.close());
 
       const config = configSchema.parse({
         listen: `127.0.0.1:${parsePort(options.port)}`,
         store: `sqlite:${join(dataDir, 'hoop.db')}`,
         connections: [{ name: DEMO_CONNECTION, type: 'postgres', host: db.host, port: db.port, database: db.database, user: db.user, tls: 'disable' }],
+        auth: { adminGroups: ['admins', 'approvers'], oidc: { issuer: idp.issuer, clientId: 'hoop-cli', audience: DEMO_AUDIENCE } },
         log: { level: 'error' },
       });
       const logger = pino({ level: 'error', base: { service: 'hoop-demo' } }, pino.destination(2));
@@ -57,7 +61,7 @@ export default defineCommand({
 
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       if (options.json) {
-        ctx.out(JSON.stringify({ status: 'ready', gateway: gateway.url, connection: DEMO_CONNECTION, identity: 'demo-agent', dataDir }));
+        ctx.out(JSON.stringify({ status: 'ready', gateway: gateway.url, issuer: idp.issuer, connection: DEMO_CONNECTION, identity: 'demo-agent', dataDir }));
       } else {
         ctx.out(
           [
@@ -66,6 +70,8 @@ export default defineCommand({
             `  gateway     ${gateway.url}`,
             `  connection  ${DEMO_CONNECTION}: PostgreSQL with customers and orders (synthetic data)`,
             '  logged in   as service account demo-agent (groups: engineers, admins)',
+            `  identity    built-in OIDC provider at ${idp.issuer}`,
+            `              people: ${DEMO_USERS.map((u) => `${u.username} / ${u.password} (${u.groups.join(', ')})`).join('; ')}`,
             '',
             'Try, in another terminal:',
             `  hoop exec ${DEMO_CONNECTION} -i "select full_name, email from customers limit 5"`,
@@ -73,6 +79,8 @@ export default defineCommand({
             `  hoop connect ${DEMO_CONNECTION} -- psql          # an interactive psql through the tunnel`,
             '  hoop sessions                           # every session, recorded',
             '  hoop sessions show <id>                 # every statement of one session',
+            '  hoop login                              # log in as a person: device code, approve in the browser',
+            '  hoop whoami',
             '',
             '(from a checkout without a global install, use `npx hoop` in place of `hoop`)',
             'Ctrl-C stops the demo and removes its data.',

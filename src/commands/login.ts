@@ -57,9 +57,8 @@ export default defineCommand({
     const where = store.kind === 'keychain' ? 'the OS keychain' : `${store.where} (mode 0600; no OS keychain is available here)`;
     if (options.json) {
       ctx.out(JSON.stringify({ status: 'logged-in', gateway, identity: who, credentialStore: store.kind, ...(store.kind === 'file' ? { path: store.where } : {}) }));
-    } else {
-      ctx.status(`Logged in to ${gateway} as ${who.name} (${who.kind}; groups: ${who.groups.join(', ') || 'none'}).`);
-      ctx.status(`Tokens saved in ${where}.`);
     }
+    ctx.status(`Logged in to ${gateway} as ${who.name} (${who.kind}; groups: ${who.groups.join(', ') || 'none'}).`);
+    ctx.status(`Tokens saved in ${where}.`);
   },
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,35 +7,12 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, exportSPKI, importJWK } from
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltinIdp, startBuiltinIdp } from '../../src/auth/idp/builtin.js';
-import { approveDevice } from '../support/device-flow.js';
-import { type GatewayProcess, HOOP_BIN, LOCAL_PG_CONNECTION, directQuery, hoop, pgBin, startGateway, tempDir } from '../support/hoop.js';
+import { type GatewayProcess, HOOP_BIN, LOCAL_PG_CONNECTION, directQuery, hoop, hoopDeviceLogin, pgBin, startGateway, tempDir } from '../support/hoop.js';
 import { execa } from 'execa';
 
 const AUDIENCE = 'urn:hoop:gateway';
 const alice = { id: 'u-alice', username: 'alice', password: 'alice-pw', email: 'alice@example.com', name: 'Alice Engineer', groups: ['engineers'] };
 const workload = { clientId: 'ci-bot', clientSecret: 'ci-bot-secret', groups: ['ci'], grants: ['client_credentials'] as const };
-
-/** Runs `hoop login` with the device flow and approves it in the IdP's pages, as a person would in a browser. */
-async function deviceLogin(gatewayUrl: string, configDir: string, user = alice): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('node', [HOOP_BIN, 'login', '--gateway', gatewayUrl, '--no-browser', '--json'], {
-    env: { ...process.env, HOOP_CONFIG_DIR: configDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: child.stdout });
-  const approved = new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => {
-      stdout += `${line}\n`;
-      const j = JSON.parse(line) as { status: string; verificationUriComplete?: string };
-      if (j.status === 'pending') approveDevice(j.verificationUriComplete!, user.username, user.password).then(resolve, reject);
-    });
-  });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  await approved;
-  return { code, stdout, stderr };
-}
 
 describe('OIDC login, workload identity and the native PostgreSQL listener', () => {
   let idp: BuiltinIdp;
@@ -51,6 +28,7 @@ describe('OIDC login, workload identity and the native PostgreSQL listener', () 
       clients: [{ clientId: 'hoop-cli', grants: ['device'] }, workload],
       audience: AUDIENCE,
       accessTokenTtlSeconds: 6,
+      pollIntervalSeconds: 1,
     });
     otherIdp = await startBuiltinIdp({ users: [alice], clients: [workload], audience: AUDIENCE });
     sentinel = net.createServer((s) => {
@@ -84,7 +62,7 @@ describe('OIDC login, workload identity and the native PostgreSQL listener', () 
   });
 
   it('logs in with the device flow, keeps the tokens in a 0600 file and says so', async () => {
-    const r = await deviceLogin(gw.url, configDir);
+    const r = await hoopDeviceLogin(gw.url, configDir, alice);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/check that it shows the code [A-Z0-9-]+/);
     expect(r.stderr).toMatch(/no OS keychain is available here/);
@@ -230,6 +208,15 @@ describe('OIDC login, workload identity and the native PostgreSQL listener', () 
     const unknown = await execa(pgBin('psql'), ['-h', '127.0.0.1', '-p', String(gw.postgresPort), '-U', 'alice', '-d', 'nope', '-X', '-Atc', 'select 1'], { env: { PGPASSWORD: token, PGSSLMODE: 'disable' }, reject: false });
     expect(unknown.stderr).toMatch(/no PostgreSQL connection named "nope"/);
     expect(await directQuery("select count(*) from pg_stat_activity where application_name = 'psql' and state = 'active' and query like 'select 99%'")).toBe('0');
+  });
+
+  it('never writes a token to the gateway log or the store', async () => {
+    const saved = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { accessToken: string; refreshToken: string };
+    const store = readdirSync(join(gw.dir, 'data')).map((f) => readFileSync(join(gw.dir, 'data', f)).toString('latin1')).join('');
+    for (const secret of [saved.accessToken, saved.refreshToken, saved.accessToken.split('.')[2]!]) {
+      expect(store).not.toContain(secret);
+      expect(gw.log()).not.toContain(secret);
+    }
   });
 
   it('hoop logout forgets the login', async () => {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOP_BIN, hoop, tempDir } from '../support/hoop.js';
+import { HOOP_BIN, hoop, hoopDeviceLogin, tempDir } from '../support/hoop.js';
 
 /** `hoop demo` as a newcomer runs it: no config, no PostgreSQL of its own, no network. */
 describe('hoop demo', () => {
@@ -54,6 +54,15 @@ describe('hoop demo', () => {
     const { sessions } = JSON.parse(String(r.stdout)) as { sessions: { identityName: string; connection: string; statements: number }[] };
     expect(sessions.length).toBeGreaterThanOrEqual(2);
     for (const s of sessions) expect(s).toMatchObject({ identityName: 'demo-agent', connection: 'demo' });
+  });
+
+  it('lets a person log in with the device flow against the built-in identity provider', async () => {
+    const r = await hoopDeviceLogin(undefined, configDir, { username: 'alice', password: 'alice-demo' });
+    expect(r.code, r.stderr).toBe(0);
+    const who = await hoop(['whoami', '--json'], { configDir });
+    expect(JSON.parse(String(who.stdout))).toMatchObject({ kind: 'user', groups: ['engineers'] });
+    const q = await hoop(['exec', 'demo', '-i', 'select 1 as one', '--json'], { configDir });
+    expect(q.exitCode, String(q.stderr)).toBe(0);
   });
 
   it('stops cleanly on Ctrl-C, removes its data and puts the previous login back', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type Result } from 'execa';
+import { approveDevice } from './device-flow.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const HOOP_BIN = join(ROOT, 'bin/hoop');
@@ -190,4 +191,26 @@ export function psql(port: number, args: readonly string[], opts: { input?: stri
 export async function directQuery(sql: string): Promise<string> {
   const r = await execa(pgBin('psql'), ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'test', '-X', '-Atqc', sql], { reject: true });
   return String(r.stdout).trim();
+}
+
+/** Runs `hoop login` with the device flow and approves it in the IdP's pages, as a person would in a browser. */
+export async function hoopDeviceLogin(gatewayUrl: string | undefined, configDir: string, user: { username: string; password: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('node', [HOOP_BIN, 'login', ...(gatewayUrl ? ['--gateway', gatewayUrl] : []), '--no-browser', '--json'], {
+    env: { ...process.env, HOOP_CONFIG_DIR: configDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const approved = new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => {
+      stdout += `${line}\n`;
+      const j = JSON.parse(line) as { status: string; verificationUriComplete?: string };
+      if (j.status === 'pending') approveDevice(j.verificationUriComplete!, user.username, user.password).then(resolve, reject);
+    });
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  await approved;
+  return { code, stdout, stderr };
 }
