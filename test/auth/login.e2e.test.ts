@@ -76,6 +76,13 @@ describe('OIDC login, workload identity and the native PostgreSQL listener', () 
     expect(r.stdout + r.stderr).not.toContain(saved.accessToken);
   });
 
+  it('says so clearly when the login is denied in the browser', async () => {
+    const dir = tempDir('login-denied');
+    const r = await hoopDeviceLogin(gw.url, dir, alice, { deny: true });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/hoop: the login was denied in the browser/);
+  });
+
   it('whoami shows the identity, groups, gateway and expiry', async () => {
     const r = await hoop(['whoami', '--json'], { configDir });
     expect(r.exitCode, String(r.stderr)).toBe(0);

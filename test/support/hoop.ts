@@ -194,7 +194,12 @@ export async function directQuery(sql: string): Promise<string> {
 }
 
 /** Runs `hoop login` with the device flow and approves it in the IdP's pages, as a person would in a browser. */
-export async function hoopDeviceLogin(gatewayUrl: string | undefined, configDir: string, user: { username: string; password: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function hoopDeviceLogin(
+  gatewayUrl: string | undefined,
+  configDir: string,
+  user: { username: string; password: string },
+  opts: { deny?: boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('node', [HOOP_BIN, 'login', ...(gatewayUrl ? ['--gateway', gatewayUrl] : []), '--no-browser', '--json'], {
     env: { ...process.env, HOOP_CONFIG_DIR: configDir },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -207,7 +212,7 @@ export async function hoopDeviceLogin(gatewayUrl: string | undefined, configDir:
     lines.on('line', (line) => {
       stdout += `${line}\n`;
       const j = JSON.parse(line) as { status: string; verificationUriComplete?: string };
-      if (j.status === 'pending') approveDevice(j.verificationUriComplete!, user.username, user.password).then(resolve, reject);
+      if (j.status === 'pending') approveDevice(j.verificationUriComplete!, user.username, user.password, opts.deny ? { deny: true } : {}).then(resolve, reject);
     });
   });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
