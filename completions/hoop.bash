@@ -11,20 +11,27 @@ _hoop() {
     esac
   done
   case "$path" in
-    "") opts="demo login logout whoami token connect exec connections sessions gateway admin completion --help --version" ;;
+    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy gateway admin completion --help --version" ;;
     "admin") opts="service-account --help" ;;
     "admin service-account") opts="create list revoke --help" ;;
     "admin service-account create") opts="-g --groups -c --config --json --help" ;;
     "admin service-account list") opts="-c --config --json --help" ;;
     "admin service-account revoke") opts="-c --config --help" ;;
+    "approvals") opts="list --help" ;;
+    "approvals list") opts="--status --json --gateway --token --agent-meta --help" ;;
+    "approve") opts="--for --json --gateway --token --agent-meta --help" ;;
     "completion") opts="--help" ;;
     "connect") opts="-p --port --json --gateway --token --agent-meta --help" ;;
     "connections") opts="--json --gateway --token --agent-meta --help" ;;
     "demo") opts="-p --port --json --help" ;;
+    "deny") opts="-r --reason --json --gateway --token --agent-meta --help" ;;
     "exec") opts="-i --input -f --file --json --gateway --token --agent-meta --help" ;;
     "gateway") opts="-c --config --help" ;;
     "login") opts="--gateway --no-browser --client-credentials --token --json --help" ;;
     "logout") opts="--help" ;;
+    "policy") opts="check explain --help" ;;
+    "policy check") opts="--json --help" ;;
+    "policy explain") opts="--connection --as --groups --sql --policy -c --config --json --help" ;;
     "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --agent-meta --help" ;;
     "sessions show") opts="-c --config --json --gateway --token --agent-meta --help" ;;
     "token") opts="--gateway --token --agent-meta --help" ;;
@@ -35,8 +42,10 @@ _hoop() {
 }
 _hoop_children() {
   case "$1" in
-    "") echo "demo login logout whoami token connect exec connections sessions gateway admin completion" ;;
+    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy gateway admin completion" ;;
     "sessions") echo "show" ;;
+    "approvals") echo "list" ;;
+    "policy") echo "check explain" ;;
     "admin") echo "service-account" ;;
     "admin service-account") echo "create list revoke" ;;
   esac

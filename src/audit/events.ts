@@ -37,6 +37,41 @@ export interface StatementEvent extends EventBase {
   readonly rows: number;
   readonly commandTag?: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** The policy decision that let it run (or refused it), with the rule that made it. */
+  readonly decision?: RecordedDecision;
+  /** Set when it ran after a human approval or inside an approval window. */
+  readonly approval?: { readonly requestId: string; readonly approvedBy: readonly string[]; readonly viaWindow: boolean };
+}
+
+export interface RecordedDecision {
+  readonly action: 'allow' | 'deny' | 'review';
+  readonly rule: string;
+  readonly class: string;
+  readonly reason?: string;
+}
+
+/** A statement was held for approval. */
+export interface ApprovalRequestedEvent extends EventBase {
+  readonly type: 'approval.requested';
+  readonly requestId: string;
+  readonly sql: string;
+  readonly decision: RecordedDecision;
+  readonly approverGroups: readonly string[];
+  readonly approvalsNeeded: number;
+  readonly expiresAt: number;
+}
+
+/** A held statement's request was settled. */
+export interface ApprovalDecidedEvent extends EventBase {
+  readonly type: 'approval.decided';
+  readonly requestId: string;
+  readonly status: 'approved' | 'denied' | 'expired' | 'cancelled';
+  readonly approvers: readonly { readonly name: string; readonly decision: 'approve' | 'deny'; readonly reason: string | null; readonly windowMs: number | null }[];
+  readonly reason: string | null;
+  /** Milliseconds between the request and its decision. */
+  readonly waitedMs: number;
+  /** Approved without asking because an earlier approval opened a window. */
+  readonly viaWindow: boolean;
 }
 
 export interface SessionEndEvent extends EventBase {
@@ -48,7 +83,7 @@ export interface SessionEndEvent extends EventBase {
   readonly error?: string;
 }
 
-export type AuditEvent = SessionStartEvent | StatementEvent | SessionEndEvent;
+export type AuditEvent = SessionStartEvent | StatementEvent | SessionEndEvent | ApprovalRequestedEvent | ApprovalDecidedEvent;
 
 export function eventIdentity(identity: Identity): EventIdentity {
   return { kind: identity.kind, subject: identity.subject, name: identity.name, groups: [...identity.groups] };

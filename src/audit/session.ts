@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
-import { eventIdentity, type EventIdentity, type StatementEvent } from './events.js';
+import { eventIdentity, type ApprovalDecidedEvent, type ApprovalRequestedEvent, type EventIdentity, type StatementEvent } from './events.js';
 import type { Recorder } from './recorder.js';
 
 type StatementFields = Omit<StatementEvent, 'type' | 'sessionId' | 'identity' | 'connection'>;
+type Stamped<E> = E extends unknown ? Omit<E, 'sessionId' | 'identity' | 'connection' | 'time'> : never;
 
 /**
  * The recording of one session: stamps every event with the session id, identity and connection,
@@ -58,6 +59,15 @@ export class SessionRecorder {
       connection: this.connection,
       ...fields,
     });
+  }
+
+  /** Records an approval event (requested, decided). */
+  approval(fields: Stamped<ApprovalRequestedEvent | ApprovalDecidedEvent>): void {
+    this.recorder.record({ ...fields, sessionId: this.sessionId, identity: this.identity, connection: this.connection, time: Date.now() } as ApprovalRequestedEvent | ApprovalDecidedEvent);
+  }
+
+  get identityForRecords(): EventIdentity {
+    return this.identity;
   }
 
   /** Records the end once; later calls are ignored. Returns a promise that settles when the batch holding it is stored. */

@@ -2,14 +2,19 @@ import type { CommandSpec } from '../cli/command.js';
 import adminServiceAccountCreate from './admin-service-account-create.js';
 import adminServiceAccountList from './admin-service-account-list.js';
 import adminServiceAccountRevoke from './admin-service-account-revoke.js';
+import approvalsList from './approvals-list.js';
+import approve from './approve.js';
 import completion from './completion.js';
 import connect from './connect.js';
 import connections from './connections.js';
 import demo from './demo.js';
+import deny from './deny.js';
 import exec from './exec.js';
 import gateway from './gateway.js';
 import login from './login.js';
 import logout from './logout.js';
+import policyCheck from './policy-check.js';
+import policyExplain from './policy-explain.js';
 import sessions from './sessions.js';
 import sessionsShow from './sessions-show.js';
 import token from './token.js';
@@ -30,6 +35,11 @@ export const registry: readonly CommandSpec[] = [
   connections,
   sessions,
   sessionsShow,
+  approve,
+  deny,
+  approvalsList,
+  policyCheck,
+  policyExplain,
   gateway,
   adminServiceAccountCreate,
   adminServiceAccountList,

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { ConfigError } from '../errors.js';
+import { type Policy, policySchema } from '../policy/policy.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export interface LoadedConfig {
@@ -85,11 +86,31 @@ export function parseConfig(text: string, source: string, baseDir: string, opts:
     if (seen.has(c.name)) throw new ConfigError(`${source}: connections[${i}].name: "${c.name}" is used twice`);
     seen.add(c.name);
   });
+  if (config.policy && 'file' in config.policy) {
+    config.policy = loadPolicyFile(isAbsolute(config.policy.file) ? config.policy.file : resolve(baseDir, config.policy.file));
+  }
   if (config.store.startsWith('sqlite:')) {
     const file = config.store.slice('sqlite:'.length);
     config.store = `sqlite:${file === ':memory:' || isAbsolute(file) ? file : resolve(baseDir, file)}`;
   }
   return config;
+}
+
+/** Reads and validates a policy file (what `policy: { file: … }` names, and `hoop policy check`). */
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read policy ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) throw new ConfigError(`${path}: not valid YAML: ${doc.errors[0]!.message}`);
+  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  // A policy file may hold the rules at the top level or under `policy:`.
+  const parsed = policySchema.safeParse('policy' in raw ? raw.policy : raw);
+  if (!parsed.success) throw new ConfigError(formatZodError(path, parsed.error), 'see docs/policy.md for the format');
+  return parsed.data;
 }
 
 export function loadConfig(path: string, opts: LoadOptions = {}): LoadedConfig {

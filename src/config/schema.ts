@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policySchema } from '../policy/policy.js';
 
 /** `host:port`; a bare port means 127.0.0.1. */
 const listenAddress = z
@@ -67,6 +68,18 @@ export const configSchema = z
       })
       .strict()
       .default({ adminGroups: ['admins'] }),
+    /**
+     * Statement policy: inline `rules:`, or `file:` naming a policy file (relative to this config).
+     * Without it the built-in default applies (reads allowed, changes reviewed, administration denied).
+     */
+    policy: z.union([policySchema, z.object({ file: z.string().min(1) }).strict()]).optional(),
+    approvals: z
+      .object({
+        /** How often each gateway looks at the store's approval feed. */
+        pollMs: z.number().int().min(20).max(5000).default(200),
+      })
+      .strict()
+      .default({ pollMs: 200 }),
     recording: z
       .object({
         /** Largest batch written in one store transaction. */

@@ -11,6 +11,11 @@ import { ConfigError, HoopError, errorMessage } from '../errors.js';
 import type { AgentMeta } from '../auth/agent-meta.js';
 import type { EngineContext, ProtocolEngine } from '../protocols/engine.js';
 import { NativePostgresListener } from '../protocols/postgres/native-listener.js';
+import { ApprovalService } from '../policy/approvals.js';
+import { DEFAULT_POLICY, type Policy } from '../policy/policy.js';
+import { initClassifier } from '../policy/sql/classify.js';
+import { SessionPolicy } from '../policy/statement-policy.js';
+import { registerApprovalRoutes } from './approvals-api.js';
 import { PostgresEngine } from '../protocols/postgres/engine.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -80,6 +85,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const adminGroups = new Set(config.auth.adminGroups);
   const isAdmin = (identity: Identity): boolean => identity.groups.some((g) => adminGroups.has(g));
 
+  const policy: Policy = config.policy && 'rules' in config.policy ? config.policy : DEFAULT_POLICY;
+  // The parser is WebAssembly: load it before the first session, not during it.
+  await initClassifier();
+  const approvals = new ApprovalService(store, log, config.approvals.pollMs);
+  await approvals.start();
+
   recorder.on('failed', (err) => {
     log.fatal({ err: err.message }, 'recording failed: ending every session and refusing new ones');
     for (const e of engines.values()) e.closeAll('recording-failed');
@@ -87,6 +98,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
 
   const app = Fastify({
     logger: false,
+    // Open event streams (approvals) must not keep a stopping gateway alive.
+    forceCloseConnections: true,
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
 
@@ -143,6 +156,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       return { sessions };
     });
 
+    registerApprovalRoutes(v1, approvals, store);
+
     v1.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
       const id = req.identity!;
       const session = await store.getSession(req.params.id);
@@ -158,7 +173,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const engineContext = (identity: Identity, connection: ConnectionConfig, clientAddress: string, sessionId: string, agentMeta?: AgentMeta): EngineContext => {
     const sessionLog = log.child({ session: sessionId, identity: identity.name, connection: connection.name });
     const recorderForSession = new SessionRecorder(recorder, identity, connection.name, connection.type, sessionId, agentMeta);
-    return { identity, connection, clientAddress, recorder: recorderForSession, log: sessionLog };
+    return {
+      identity,
+      connection,
+      clientAddress,
+      recorder: recorderForSession,
+      log: sessionLog,
+      policy: new SessionPolicy(policy, identity, connection.name),
+      approvals,
+      agentMeta,
+    };
   };
 
   const tunnels = new TunnelGatewayEnd({
@@ -234,6 +258,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       if (closed) return;
       closed = true;
       tunnels.close();
+      approvals.stop();
       await nativePostgres?.close();
       for (const e of engines.values()) e.closeAll('gateway-shutdown');
       await app.close();

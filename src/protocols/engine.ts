@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import type { SessionRecorder } from '../audit/session.js';
+import type { AgentMeta } from '../auth/agent-meta.js';
+import type { ApprovalService } from '../policy/approvals.js';
+import type { SessionPolicy } from '../policy/statement-policy.js';
 
 /** Everything an engine needs to serve one client stream. */
 export interface EngineContext {
@@ -13,6 +16,12 @@ export interface EngineContext {
   /** Records this stream's session; created lazily by the engine once it knows it is a session. */
   readonly recorder: SessionRecorder;
   readonly log: Logger;
+  /** Decides each statement for this identity and connection. */
+  readonly policy: SessionPolicy;
+  /** Holds statements for human approval. */
+  readonly approvals: ApprovalService;
+  /** What the agent declared about itself, copied onto approval requests. */
+  readonly agentMeta: AgentMeta | undefined;
 }
 
 /**

@@ -3,7 +3,20 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent } from '../audit/events.js';
 import { HoopError } from '../errors.js';
-import type { ServiceAccount, SessionFilter, SessionSummary, Store, StoredEvent } from './store.js';
+import { randomUUID } from 'node:crypto';
+import type {
+  ApprovalChange,
+  ApprovalRequest,
+  ApprovalStatus,
+  ApprovalWindow,
+  NewApprovalRequest,
+  ServiceAccount,
+  SessionFilter,
+  SessionSummary,
+  Store,
+  StoredEvent,
+  VoteInput,
+} from './store.js';
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -47,6 +60,51 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX events_session ON events(session_id, seq);`,
   `ALTER TABLE sessions ADD COLUMN agent_meta TEXT;`,
+  `CREATE TABLE approval_requests (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     session_id TEXT NOT NULL,
+     identity_subject TEXT NOT NULL,
+     identity_name TEXT NOT NULL,
+     groups TEXT NOT NULL,
+     agent_meta TEXT,
+     connection TEXT NOT NULL,
+     statement TEXT NOT NULL,
+     class TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     approver_groups TEXT NOT NULL,
+     approvals_needed INTEGER NOT NULL,
+     status TEXT NOT NULL DEFAULT 'pending',
+     decided_at INTEGER,
+     reason TEXT
+   );
+   CREATE INDEX approval_requests_status ON approval_requests(status, created_at);
+   CREATE TABLE approval_votes (
+     request_id TEXT NOT NULL REFERENCES approval_requests(id),
+     approver_subject TEXT NOT NULL,
+     approver_name TEXT NOT NULL,
+     decision TEXT NOT NULL,
+     reason TEXT,
+     window_ms INTEGER,
+     time INTEGER NOT NULL,
+     PRIMARY KEY (request_id, approver_subject)
+   );
+   CREATE TABLE approval_windows (
+     id TEXT PRIMARY KEY,
+     identity_subject TEXT NOT NULL,
+     connection TEXT NOT NULL,
+     class TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     request_id TEXT NOT NULL
+   );
+   CREATE INDEX approval_windows_lookup ON approval_windows(identity_subject, connection, class, expires_at);
+   CREATE TABLE approval_changes (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     request_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     time INTEGER NOT NULL
+   );`,
 ];
 
 interface AccountRow {
@@ -71,6 +129,35 @@ interface SessionRow {
   end_reason: string | null;
   statements: number;
   agent_meta: string | null;
+}
+
+interface ApprovalRow {
+  id: string;
+  created_at: number;
+  expires_at: number;
+  session_id: string;
+  identity_subject: string;
+  identity_name: string;
+  groups: string;
+  agent_meta: string | null;
+  connection: string;
+  statement: string;
+  class: string;
+  rule: string;
+  approver_groups: string;
+  approvals_needed: number;
+  status: ApprovalStatus;
+  decided_at: number | null;
+  reason: string | null;
+}
+
+interface VoteRow {
+  approver_subject: string;
+  approver_name: string;
+  decision: 'approve' | 'deny';
+  reason: string | null;
+  window_ms: number | null;
+  time: number;
 }
 
 const toAccount = (r: AccountRow): ServiceAccount => ({
@@ -146,7 +233,7 @@ export class SqliteStore implements Store {
           );
         } else if (e.type === 'session.end') {
           this.endSession.run(e.time, e.reason, e.sessionId);
-        } else {
+        } else if (e.type === 'statement') {
           this.countStatement.run(e.sessionId);
         }
       }
@@ -230,6 +317,165 @@ export class SqliteStore implements Store {
   async sessionEvents(id: string): Promise<StoredEvent[]> {
     const rows = this.db.prepare('SELECT seq, body FROM events WHERE session_id = ? ORDER BY seq').all(id) as { seq: number; body: string }[];
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as AuditEvent }));
+  }
+
+  private approval(row: ApprovalRow): ApprovalRequest {
+    const votes = (this.db.prepare('SELECT * FROM approval_votes WHERE request_id = ? ORDER BY time').all(row.id) as VoteRow[]).map((v) => ({
+      approverSubject: v.approver_subject,
+      approverName: v.approver_name,
+      decision: v.decision,
+      reason: v.reason,
+      windowMs: v.window_ms,
+      time: v.time,
+    }));
+    return {
+      id: row.id,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      sessionId: row.session_id,
+      identitySubject: row.identity_subject,
+      identityName: row.identity_name,
+      groups: JSON.parse(row.groups) as string[],
+      agentMeta: row.agent_meta === null ? null : (JSON.parse(row.agent_meta) as Record<string, string>),
+      connection: row.connection,
+      statement: row.statement,
+      class: row.class,
+      rule: row.rule,
+      approverGroups: JSON.parse(row.approver_groups) as string[],
+      approvalsNeeded: row.approvals_needed,
+      status: row.status,
+      decidedAt: row.decided_at,
+      reason: row.reason,
+      votes,
+    };
+  }
+
+  private change(requestId: string, status: ApprovalStatus, time: number): void {
+    this.db.prepare('INSERT INTO approval_changes (request_id, status, time) VALUES (?, ?, ?)').run(requestId, status, time);
+  }
+
+  async createApprovalRequest(r: NewApprovalRequest): Promise<ApprovalRequest> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO approval_requests (id, created_at, expires_at, session_id, identity_subject, identity_name, groups, agent_meta, connection, statement, class, rule, approver_groups, approvals_needed)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          r.id,
+          r.createdAt,
+          r.expiresAt,
+          r.sessionId,
+          r.identitySubject,
+          r.identityName,
+          JSON.stringify(r.groups),
+          r.agentMeta ? JSON.stringify(r.agentMeta) : null,
+          r.connection,
+          r.statement,
+          r.class,
+          r.rule,
+          JSON.stringify(r.approverGroups),
+          r.approvalsNeeded,
+        );
+      this.change(r.id, 'pending', r.createdAt);
+    })();
+    return (await this.getApprovalRequest(r.id))!;
+  }
+
+  async getApprovalRequest(id: string): Promise<ApprovalRequest | undefined> {
+    const row = this.db.prepare('SELECT * FROM approval_requests WHERE id = ?').get(id) as ApprovalRow | undefined;
+    return row ? this.approval(row) : undefined;
+  }
+
+  async listApprovalRequests(filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<ApprovalRequest[]> {
+    const rows = (
+      filter.status
+        ? this.db.prepare('SELECT * FROM approval_requests WHERE status = ? ORDER BY created_at DESC LIMIT ?').all(filter.status, filter.limit ?? 100)
+        : this.db.prepare('SELECT * FROM approval_requests ORDER BY created_at DESC LIMIT ?').all(filter.limit ?? 100)
+    ) as ApprovalRow[];
+    return rows.map((r) => this.approval(r));
+  }
+
+  async voteApproval(v: VoteInput): Promise<ApprovalRequest> {
+    this.db.transaction(() => {
+      const row = this.db.prepare('SELECT * FROM approval_requests WHERE id = ?').get(v.requestId) as ApprovalRow | undefined;
+      if (!row) throw new HoopError('HOOP_NOT_FOUND', `no approval request ${v.requestId}`, { exitCode: 4 });
+      if (row.status === 'pending' && row.expires_at <= v.now) {
+        this.db.prepare("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(v.now, 'expired before a decision', row.id);
+        this.change(row.id, 'expired', v.now);
+        return;
+      }
+      if (row.status !== 'pending') return;
+      this.db
+        .prepare('INSERT OR REPLACE INTO approval_votes (request_id, approver_subject, approver_name, decision, reason, window_ms, time) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(v.requestId, v.approverSubject, v.approverName, v.decision, v.reason ?? null, v.windowMs ?? null, v.now);
+      if (v.decision === 'deny') {
+        this.db.prepare("UPDATE approval_requests SET status = 'denied', decided_at = ?, reason = ? WHERE id = ?").run(v.now, v.reason ?? 'denied', row.id);
+        this.change(row.id, 'denied', v.now);
+        return;
+      }
+      const approvals = (this.db.prepare("SELECT count(*) AS n FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
+      if (approvals < row.approvals_needed) {
+        this.change(row.id, 'pending', v.now);
+        return;
+      }
+      this.db.prepare("UPDATE approval_requests SET status = 'approved', decided_at = ? WHERE id = ?").run(v.now, row.id);
+      // The window is the shortest any approver agreed to: nobody grants more than they said.
+      const w = this.db.prepare("SELECT min(window_ms) AS w, count(window_ms) AS n, count(*) AS total FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as {
+        w: number | null;
+        n: number;
+        total: number;
+      };
+      if (w.w !== null && w.n === w.total) {
+        this.db
+          .prepare('INSERT INTO approval_windows (id, identity_subject, connection, class, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(`w_${randomUUID()}`, row.identity_subject, row.connection, row.class, v.now + w.w, row.id);
+      }
+      this.change(row.id, 'approved', v.now);
+    })();
+    return (await this.getApprovalRequest(v.requestId))!;
+  }
+
+  async expireApprovals(now: number): Promise<number> {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare("SELECT id FROM approval_requests WHERE status = 'pending' AND expires_at <= ?").all(now) as { id: string }[];
+      for (const r of rows) {
+        this.db.prepare("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(now, 'expired before a decision', r.id);
+        this.change(r.id, 'expired', now);
+      }
+      return rows.length;
+    })();
+  }
+
+  async cancelApproval(id: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.db.prepare("UPDATE approval_requests SET status = 'cancelled', decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'").run(now, 'the session ended', id);
+      if (r.changes > 0) this.change(id, 'cancelled', now);
+    })();
+  }
+
+  async findApprovalWindow(identitySubject: string, connection: string, cls: string, now: number): Promise<ApprovalWindow | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM approval_windows WHERE identity_subject = ? AND connection = ? AND class = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1')
+      .get(identitySubject, connection, cls, now) as
+      | { id: string; identity_subject: string; connection: string; class: string; expires_at: number; request_id: string }
+      | undefined;
+    return row
+      ? { id: row.id, identitySubject: row.identity_subject, connection: row.connection, class: row.class, expiresAt: row.expires_at, requestId: row.request_id }
+      : undefined;
+  }
+
+  async approvalChangesSince(seq: number, limit = 500): Promise<ApprovalChange[]> {
+    return (this.db.prepare('SELECT seq, request_id, status, time FROM approval_changes WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as {
+      seq: number;
+      request_id: string;
+      status: ApprovalStatus;
+      time: number;
+    }[]).map((r) => ({ seq: r.seq, requestId: r.request_id, status: r.status, time: r.time }));
+  }
+
+  async approvalChangeHead(): Promise<number> {
+    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM approval_changes').get() as { s: number }).s;
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,73 @@ export interface SessionSummary {
   readonly agentMeta: Readonly<Record<string, string>> | null;
 }
 
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ApprovalVote {
+  readonly approverSubject: string;
+  readonly approverName: string;
+  readonly decision: 'approve' | 'deny';
+  readonly reason: string | null;
+  /** Just-in-time window granted with the approval, in ms. */
+  readonly windowMs: number | null;
+  readonly time: number;
+}
+
+/** A statement (or command) held until enough approvers say yes. */
+export interface ApprovalRequest {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly sessionId: string;
+  readonly identitySubject: string;
+  readonly identityName: string;
+  readonly groups: readonly string[];
+  readonly agentMeta: Readonly<Record<string, string>> | null;
+  readonly connection: string;
+  /** The exact text that will run if approved. */
+  readonly statement: string;
+  readonly class: string;
+  readonly rule: string;
+  /** Groups whose members may decide. */
+  readonly approverGroups: readonly string[];
+  readonly approvalsNeeded: number;
+  readonly status: ApprovalStatus;
+  readonly decidedAt: number | null;
+  /** The deciding approver's reason (deny) or the expiry note. */
+  readonly reason: string | null;
+  readonly votes: readonly ApprovalVote[];
+}
+
+export type NewApprovalRequest = Omit<ApprovalRequest, 'status' | 'decidedAt' | 'reason' | 'votes'>;
+
+/** A just-in-time grant: this identity may run this class on this connection until `expiresAt`. */
+export interface ApprovalWindow {
+  readonly id: string;
+  readonly identitySubject: string;
+  readonly connection: string;
+  readonly class: string;
+  readonly expiresAt: number;
+  readonly requestId: string;
+}
+
+/** One change to an approval request, in the store's order: the feed behind live streams. */
+export interface ApprovalChange {
+  readonly seq: number;
+  readonly requestId: string;
+  readonly status: ApprovalStatus;
+  readonly time: number;
+}
+
+export interface VoteInput {
+  readonly requestId: string;
+  readonly approverSubject: string;
+  readonly approverName: string;
+  readonly decision: 'approve' | 'deny';
+  readonly reason?: string;
+  readonly windowMs?: number;
+  readonly now: number;
+}
+
 export interface StoredEvent {
   /** Position in the store's append order. */
   readonly seq: number;
@@ -57,6 +124,25 @@ export interface Store {
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
   getSession(id: string): Promise<SessionSummary | undefined>;
   sessionEvents(id: string): Promise<StoredEvent[]>;
+
+  createApprovalRequest(request: NewApprovalRequest): Promise<ApprovalRequest>;
+  getApprovalRequest(id: string): Promise<ApprovalRequest | undefined>;
+  listApprovalRequests(filter?: { status?: ApprovalStatus; limit?: number }): Promise<ApprovalRequest[]>;
+  /**
+   * Adds one approver's vote atomically and settles the request when it is decided: a deny ends it,
+   * enough distinct approvals approve it (and open the window asked for). Returns the request after
+   * the vote; the caller checks who may vote before calling.
+   */
+  voteApproval(vote: VoteInput): Promise<ApprovalRequest>;
+  /** Marks pending requests past their expiry as expired; returns how many. */
+  expireApprovals(now: number): Promise<number>;
+  /** Withdraws a pending request (its session ended). */
+  cancelApproval(id: string, now: number): Promise<void>;
+  findApprovalWindow(identitySubject: string, connection: string, cls: string, now: number): Promise<ApprovalWindow | undefined>;
+  /** Changes after `seq`, oldest first. */
+  approvalChangesSince(seq: number, limit?: number): Promise<ApprovalChange[]>;
+  /** The newest change's seq (0 when none). */
+  approvalChangeHead(): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -63,13 +63,19 @@ export const LOCAL_PG_CONNECTION = `
     tls: disable
 `;
 
+/**
+ * Tests of the data path itself run with everything allowed, so they exercise relaying rather than
+ * policy; tests of policy bring their own `policy:` in extraYaml.
+ */
+export const ALLOW_ALL_POLICY = `policy:\n  rules:\n    - name: test-allow-all\n      action: allow\n`;
+
 /** Starts `hoop gateway` as its own process (as in production) on a free loopback port. */
 export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayProcess> {
   const dir = tempDir('gw');
   const configPath = join(dir, 'hoop.yaml');
   writeFileSync(
     configPath,
-    `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\n${opts.extraYaml ?? ''}\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
+    `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\n${opts.extraYaml ?? ''}\n${opts.extraYaml?.includes('policy:') ? '' : ALLOW_ALL_POLICY}\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
   );
   const child = spawn('node', [HOOP_BIN, 'gateway', '--config', configPath], {
     env: { ...process.env, ...opts.env },

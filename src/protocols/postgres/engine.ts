@@ -2,7 +2,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { RecordingFailedError } from '../../audit/recorder.js';
+import type { RecordedDecision, StatementEvent } from '../../audit/events.js';
 import type { SessionRecorder } from '../../audit/session.js';
+import type { Decision } from '../../policy/policy.js';
 import type { PostgresConnectionConfig } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import type { EngineContext, ProtocolEngine } from '../engine.js';
@@ -12,6 +14,8 @@ import { Backend, Frontend, StartupCode } from './messages.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   FrameReader,
+  type FrameVerdict,
+  HOLD,
   StartupReader,
   decodeBind,
   decodeCancelRequest,
@@ -25,6 +29,8 @@ import {
 import { StatementTracker } from './tracker.js';
 import {
   SSL_REFUSED,
+  encodeNoticeResponse,
+  encodeTyped,
   encodeAuthenticationOk,
   encodeBackendKeyData,
   encodeErrorResponse,
@@ -210,6 +216,42 @@ function recordedSql(sql: string): string {
   return sql.length > MAX_RECORDED_SQL_CHARS ? `${sql.slice(0, MAX_RECORDED_SQL_CHARS)}…(${sql.length} chars)` : sql;
 }
 
+/** Beyond this, a client writing behind a held statement is paused until the hold is settled. */
+const MAX_PENDING_INPUT_BYTES = 4 * 1024 * 1024;
+
+interface HeldStatement {
+  readonly kind: 'query' | 'parse';
+  /** The whole message, to forward unchanged if approved. */
+  readonly frame: Buffer;
+  readonly sql: string;
+  /** Prepared statement name (Parse). */
+  readonly name?: string;
+  readonly decision: Decision;
+  readonly start: number;
+}
+
+interface StatementDecision {
+  readonly decision: RecordedDecision;
+  readonly approval?: NonNullable<StatementEvent['approval']>;
+}
+
+function recordedDecision(d: Decision): RecordedDecision {
+  return { action: d.action, rule: d.rule, class: d.class, ...(d.action === 'deny' ? { reason: d.reason } : {}) };
+}
+
+function denialMessage(d: Decision): string {
+  return `hoop: ${d.action === 'deny' ? d.reason : 'not allowed'} (rule ${d.rule})`;
+}
+
+/** SQLSTATE 42501 (insufficient_privilege): what a driver shows for a refused statement. */
+function denialError(message: string): Buffer {
+  return encodeErrorResponse({ severity: 'ERROR', code: '42501', message });
+}
+
+function encodeTypedFrame(code: number, body: Buffer): Buffer {
+  return encodeTyped(code, body);
+}
+
 /** One client session: a client stream and its own backend connection. */
 class PgSession {
   cancelKey: string | null = null;
@@ -219,8 +261,11 @@ class PgSession {
   private readonly tracker: StatementTracker;
   /** Prepared statements by name ('' is the unnamed one): the SQL an Execute runs. */
   private readonly statements = new Map<string, string>();
-  /** Bound portals by name: statement SQL and parameters. */
-  private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
+  /** Bound portals by name: statement SQL, parameters, and the decision that let the statement in. */
+  private readonly portals = new Map<string, { sql: string; params: (string | null)[]; decision: StatementDecision | undefined }>();
+  /** Decisions of prepared statements that were held and approved, for their Executes' records. */
+  private readonly statementDecisions = new Map<string, StatementDecision>();
+  private heldRequestId: string | null = null;
   private ending = false;
   private endReason = 'client-closed';
   private endError: string | undefined;
@@ -317,103 +362,217 @@ class PgSession {
   private relay(backend: BackendSession, maxMessageBytes: number): Promise<void> {
     const client = this.client;
     const server = backend.socket;
-    const clientReader = new FrameReader({ wantsBody: CLIENT_BODIES, maxBodyBytes: maxMessageBytes, peer: 'client' });
-    const serverReader = new FrameReader({ wantsBody: SERVER_BODIES, maxBodyBytes: maxMessageBytes, peer: 'server' });
+    this.server = server;
+    this.txStatus = backend.transactionStatus;
+    this.clientReader = new FrameReader({ wantsBody: CLIENT_BODIES, maxBodyBytes: maxMessageBytes, peer: 'client' });
+    this.serverReader = new FrameReader({ wantsBody: SERVER_BODIES, maxBodyBytes: maxMessageBytes, peer: 'server' });
 
-    // Backpressure: a side that cannot take more pauses the other side's reads until it drains.
-    let serverBlocked = false;
-    let clientBlocked = false;
-    const toServer = (bytes: Buffer): void => {
-      if (!server.write(bytes) && !serverBlocked) {
-        serverBlocked = true;
-        client.pause();
-      }
-    };
-    const toClient = (bytes: Buffer): void => {
-      if (!client.write(bytes) && !clientBlocked) {
-        clientBlocked = true;
-        server.pause();
-      }
-    };
     server.on('drain', () => {
-      serverBlocked = false;
-      if (!this.ending) client.resume();
+      this.serverBlocked = false;
+      if (!this.ending && !this.holding) client.resume();
     });
     client.on('drain', () => {
-      clientBlocked = false;
+      this.clientBlocked = false;
       if (!this.ending) server.resume();
     });
 
-    const clientVisitor = {
-      frame: (code: number, body: Buffer): boolean => this.onClientMessage(code, body),
-      header: (): void => {},
-    };
-    const serverVisitor = {
-      frame: (code: number, body: Buffer): boolean => {
-        this.tracker.onServerMessage(code, body);
-        return true;
-      },
-      header: (code: number): void => this.tracker.onServerMessage(code, null),
-    };
-
-    const onClientData = (chunk: Buffer): void => {
-      try {
-        clientReader.push(chunk, clientVisitor, toServer);
-      } catch (err) {
-        this.protocolFailure(err, 'client');
-      }
-    };
-    const onServerData = (chunk: Buffer): void => {
-      try {
-        serverReader.push(chunk, serverVisitor, toClient);
-      } catch (err) {
-        this.protocolFailure(err, 'server');
-      }
-    };
-
     return new Promise<void>((resolve) => {
       this.finish = resolve;
-      client.on('data', onClientData);
-      server.on('data', onServerData);
+      client.on('data', this.onClientData);
+      server.on('data', this.onServerData);
       client.on('error', (err) => this.shutdown('client-error', errorMessage(err)));
       server.on('error', (err) => this.shutdown('backend-error', errorMessage(err)));
       client.on('close', () => this.shutdown(this.endReason));
       server.on('close', () => this.shutdown('backend-closed'));
       client.on('end', () => server.end());
       server.on('end', () => client.end());
-      if (backend.leftover.length > 0) onServerData(backend.leftover);
-      if (this.clientRest.length > 0) onClientData(this.clientRest);
+      if (backend.leftover.length > 0) this.onServerData(backend.leftover);
+      if (this.clientRest.length > 0) this.onClientData(this.clientRest);
       if (this.ending) return;
       client.resume();
       server.resume();
     });
   }
 
-  /** Inspects one client message; returns true to forward it. */
-  private onClientMessage(code: number, body: Buffer): boolean {
+  // ---- The relay's plumbing. Arrow functions: they are passed as callbacks on the hot path. ----
+
+  private server!: Duplex;
+  private clientReader!: FrameReader;
+  private serverReader!: FrameReader;
+  private serverBlocked = false;
+  private clientBlocked = false;
+  /** Transaction status from the server's latest ReadyForQuery. */
+  private txStatus: 'I' | 'T' | 'E' = 'I';
+  /** A statement waiting for approval: nothing the client sent after it moves until it is settled. */
+  private holding: HeldStatement | null = null;
+  /** Client bytes that arrived behind a held statement, unread. */
+  private pendingInput: Buffer[] = [];
+  private pendingInputBytes = 0;
+  /** After a refused Parse: drop the client's messages up to its Sync, as the server would after an error. */
+  private discardError: Buffer | null = null;
+  /** Messages for the client that must wait until the server's stream is between messages. */
+  private clientOutbox: Buffer[] = [];
+  private readonly abort = new AbortController();
+
+  private readonly toServer = (bytes: Buffer): void => {
+    if (this.discardError !== null) return;
+    if (!this.server.write(bytes) && !this.serverBlocked) {
+      this.serverBlocked = true;
+      this.client.pause();
+    }
+  };
+
+  private readonly toClient = (bytes: Buffer): void => {
+    if (!this.client.write(bytes) && !this.clientBlocked) {
+      this.clientBlocked = true;
+      this.server.pause();
+    }
+  };
+
+  /**
+   * Sends the gateway's own messages (notices, refusals) to the client, never in the middle of a
+   * server message that is streaming through.
+   */
+  private sendToClient(bytes: Buffer): void {
+    if (this.serverReader.atBoundary && this.clientOutbox.length === 0) this.toClient(bytes);
+    else this.clientOutbox.push(bytes);
+  }
+
+  private readonly clientVisitor = {
+    frame: (code: number, body: Buffer): FrameVerdict => this.onClientMessage(code, body),
+    header: (): void => {},
+  };
+
+  private readonly serverVisitor = {
+    frame: (code: number, body: Buffer): FrameVerdict => {
+      if (code === Backend.readyForQuery) {
+        this.txStatus = (String.fromCharCode(body[0] ?? 0x49) as 'I' | 'T' | 'E');
+        const extra = this.tracker.onReadyForQuery();
+        if (extra) {
+          // Refusals that were queued behind statements still running go out at their turn.
+          this.serverReader.inject(Buffer.concat([extra.before, encodeTypedFrame(code, body), extra.after(this.txStatus)]));
+          return false;
+        }
+        return true;
+      }
+      this.tracker.onServerMessage(code, body);
+      return true;
+    },
+    header: (code: number): void => this.tracker.onServerMessage(code, null),
+  };
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    if (this.holding || this.pendingInput.length > 0) {
+      this.queueInput(chunk);
+      return;
+    }
+    this.readClient(chunk);
+  };
+
+  private readonly onServerData = (chunk: Buffer): void => {
+    try {
+      this.serverReader.push(chunk, this.serverVisitor, this.toClient);
+    } catch (err) {
+      this.protocolFailure(err, 'server');
+      return;
+    }
+    if (this.clientOutbox.length > 0 && this.serverReader.atBoundary) {
+      const out = this.clientOutbox;
+      this.clientOutbox = [];
+      for (const b of out) this.toClient(b);
+    }
+  };
+
+  private readClient(chunk: Buffer): void {
+    try {
+      const rest = this.clientReader.push(chunk, this.clientVisitor, this.toServer);
+      if (rest) {
+        this.pendingInput.unshift(rest);
+        this.pendingInputBytes += rest.length;
+      }
+    } catch (err) {
+      this.protocolFailure(err, 'client');
+    }
+  }
+
+  /** While a statement is held, what the client sends next waits; past a bound, reading stops too. */
+  private queueInput(chunk: Buffer): void {
+    this.pendingInput.push(chunk);
+    this.pendingInputBytes += chunk.length;
+    if (this.pendingInputBytes > MAX_PENDING_INPUT_BYTES) this.client.pause();
+  }
+
+  /** Reads what queued up behind a released statement, until it is all read or another hold begins. */
+  private drainPendingInput(): void {
+    while (!this.holding && !this.ending && this.pendingInput.length > 0) {
+      const chunk = this.pendingInput.shift()!;
+      this.pendingInputBytes -= chunk.length;
+      this.readClient(chunk);
+    }
+    if (!this.holding && !this.serverBlocked && !this.ending) this.client.resume();
+  }
+
+  /** Inspects one client message and decides what happens to it. */
+  private onClientMessage(code: number, body: Buffer): FrameVerdict {
     const now = performance.now();
+    if (this.discardError !== null) {
+      if (code !== Frontend.sync) return false;
+      // The Sync goes through so the server closes the pipeline; the refusal is shown just before its ReadyForQuery.
+      const error = this.discardError;
+      this.discardError = null;
+      this.tracker.push({ kind: 'sync', start: now, injectBeforeReady: error });
+      return true;
+    }
     switch (code) {
       case Frontend.query: {
-        this.tracker.push({ kind: 'query', sql: recordedSql(decodeQuery(body)), start: now });
-        return true;
+        const sql = decodeQuery(body);
+        const decision = this.ctx.policy.check(sql);
+        if (decision.action === 'allow') {
+          this.tracker.push({ kind: 'query', sql: recordedSql(sql), start: now, decision: recordedDecision(decision) });
+          return true;
+        }
+        if (decision.action === 'deny') {
+          this.recordRefusal(sql, decision, now, 'simple');
+          this.refuseSimple(denialMessage(decision));
+          return false;
+        }
+        this.hold({ kind: 'query', frame: encodeTypedFrame(code, body), sql, decision, start: now });
+        return HOLD;
       }
       case Frontend.parse: {
         const p = decodeParse(body);
-        this.statements.set(p.name, p.sql);
-        this.tracker.push({ kind: 'parse', sql: recordedSql(p.sql), start: now });
-        return true;
+        const decision = this.ctx.policy.check(p.sql);
+        if (decision.action === 'allow') {
+          this.statements.set(p.name, p.sql);
+          this.tracker.push({ kind: 'parse', sql: recordedSql(p.sql), start: now, decision: recordedDecision(decision) });
+          return true;
+        }
+        if (decision.action === 'deny') {
+          this.recordRefusal(p.sql, decision, now, 'extended');
+          this.clientReader.flushBefore();
+          this.discardError = denialError(denialMessage(decision));
+          return false;
+        }
+        this.hold({ kind: 'parse', frame: encodeTypedFrame(code, body), sql: p.sql, name: p.name, decision, start: now });
+        return HOLD;
       }
       case Frontend.bind: {
         const b = decodeBind(body);
-        const sql = this.statements.get(b.statement) ?? '';
-        this.portals.set(b.portal, { sql, params: b.values.map((v, i) => recordedParam(v, b.formats[i] ?? 0)) });
+        const prepared = this.statements.get(b.statement);
+        this.portals.set(b.portal, { sql: prepared ?? '', params: b.values.map((v, i) => recordedParam(v, b.formats[i] ?? 0)), decision: this.statementDecisions.get(b.statement) });
         this.tracker.push({ kind: 'bind', start: now });
         return true;
       }
       case Frontend.execute: {
         const e = decodeExecute(body);
         const portal = this.portals.get(e.portal);
-        this.tracker.push({ kind: 'execute', sql: recordedSql(portal?.sql ?? ''), params: portal?.params ?? [], start: now });
+        this.tracker.push({
+          kind: 'execute',
+          sql: recordedSql(portal?.sql ?? ''),
+          params: portal?.params ?? [],
+          start: now,
+          ...(portal?.decision ? { decision: portal.decision.decision, ...(portal.decision.approval ? { approval: portal.decision.approval } : {}) } : {}),
+        });
         return true;
       }
       case Frontend.describe: {
@@ -423,17 +582,23 @@ class PgSession {
       }
       case Frontend.close: {
         const t = decodeTarget(body, 'Close');
-        if (t.kind === 'S') this.statements.delete(t.name);
-        else this.portals.delete(t.name);
+        if (t.kind === 'S') {
+          this.statements.delete(t.name);
+          this.statementDecisions.delete(t.name);
+        } else this.portals.delete(t.name);
         this.tracker.push({ kind: 'close', start: now });
         return true;
       }
       case Frontend.sync:
         this.tracker.push({ kind: 'sync', start: now });
         return true;
-      case Frontend.functionCall:
-        this.tracker.push({ kind: 'function-call', sql: 'function call (fastpath)', start: now });
-        return true;
+      case Frontend.functionCall: {
+        // The fastpath calls a function by OID with no SQL to inspect: refused, fail closed.
+        const decision = { action: 'deny' as const, rule: 'hoop:fastpath', class: 'procedural' as const, reason: 'fastpath function calls cannot be inspected' };
+        this.recordRefusal('function call (fastpath)', decision, now, 'function-call');
+        this.refuseSimple(denialMessage(decision));
+        return false;
+      }
       case Frontend.terminate:
         this.endReason = 'client-terminated';
         return true;
@@ -444,6 +609,135 @@ class PgSession {
       default:
         return true;
     }
+  }
+
+  /** A refused simple query: the error and ReadyForQuery the server would have sent, in their turn. */
+  private refuseSimple(message: string): void {
+    const error = denialError(message);
+    if (this.tracker.isIdle) this.sendToClient(Buffer.concat([error, encodeReadyForQuery(this.txStatus)]));
+    else this.tracker.push({ kind: 'refusal', start: performance.now(), refusal: error });
+  }
+
+  private recordRefusal(sql: string, decision: Decision, start: number, protocol: 'simple' | 'extended' | 'function-call'): void {
+    try {
+      this.recorder.statement({
+        protocol,
+        sql: recordedSql(sql),
+        time: Math.round(performance.timeOrigin + start),
+        durationMs: 0,
+        rows: 0,
+        error: { code: '42501', message: denialMessage(decision) },
+        decision: recordedDecision(decision),
+      });
+    } catch (err) {
+      this.recordingFailed(err);
+    }
+  }
+
+  private hold(h: HeldStatement): void {
+    this.holding = h;
+    void this.review(h).catch((err: unknown) => {
+      if (this.ending) return;
+      this.log.error({ err: errorMessage(err) }, 'approval flow failed; refusing the held statement');
+      this.settle(h, { approved: false, message: 'hoop: the approval could not be processed, so the statement is refused' });
+    });
+  }
+
+  /** Asks for approval (or finds an open window), waits, and settles the held statement. */
+  private async review(h: HeldStatement): Promise<void> {
+    const decision = h.decision as Extract<Decision, { action: 'review' }>;
+    const identity = this.ctx.identity;
+    const connection = this.connection.name;
+    const window = await this.ctx.approvals.findWindow(identity.subject, connection, decision.class);
+    if (this.ending) return;
+    if (window) {
+      this.recorder.approval({ type: 'approval.decided', requestId: window.requestId, status: 'approved', approvers: [], reason: 'approval window', waitedMs: 0, viaWindow: true });
+      this.settle(h, { approved: true, approval: { requestId: window.requestId, approvedBy: [], viaWindow: true } });
+      return;
+    }
+    const request = await this.ctx.approvals.create({
+      expiresAt: Date.now() + decision.timeoutMs,
+      sessionId: this.recorder.sessionId,
+      identitySubject: identity.subject,
+      identityName: identity.name,
+      groups: identity.groups,
+      agentMeta: this.ctx.agentMeta ?? null,
+      connection,
+      statement: h.sql,
+      class: decision.class,
+      rule: decision.rule,
+      approverGroups: decision.approvers,
+      approvalsNeeded: decision.approvals,
+    });
+    this.heldRequestId = request.id;
+    this.recorder.approval({
+      type: 'approval.requested',
+      requestId: request.id,
+      sql: recordedSql(h.sql),
+      decision: recordedDecision(decision),
+      approverGroups: decision.approvers,
+      approvalsNeeded: decision.approvals,
+      expiresAt: request.expiresAt,
+    });
+    if (this.ending) return;
+    this.sendToClient(
+      encodeNoticeResponse({
+        severity: 'NOTICE',
+        code: '01000',
+        message: `hoop: approval required, request ${request.id}; waiting…`,
+        detail: `${decision.class} statement held by rule ${decision.rule}; ${decision.approvals} approval(s) from ${decision.approvers.join(', ')} needed within ${Math.round(decision.timeoutMs / 60000)} min`,
+        hint: `an approver runs: hoop approve ${request.id}`,
+      }),
+    );
+    const settled = await this.ctx.approvals.waitForDecision(request.id, this.abort.signal);
+    this.heldRequestId = null;
+    if (this.ending) return;
+    const approvers = settled.votes.map((v) => ({ name: v.approverName, decision: v.decision, reason: v.reason, windowMs: v.windowMs }));
+    const status = settled.status === 'pending' ? 'cancelled' : settled.status;
+    this.recorder.approval({ type: 'approval.decided', requestId: settled.id, status, approvers, reason: settled.reason, waitedMs: (settled.decidedAt ?? Date.now()) - settled.createdAt, viaWindow: false });
+    if (status === 'approved') {
+      this.settle(h, { approved: true, approval: { requestId: settled.id, approvedBy: approvers.filter((a) => a.decision === 'approve').map((a) => a.name), viaWindow: false } });
+    } else if (status === 'denied') {
+      const by = approvers.find((a) => a.decision === 'deny');
+      this.settle(h, { approved: false, message: `hoop: denied by ${by?.name ?? 'an approver'}: ${settled.reason ?? 'no reason given'} (request ${settled.id})` });
+    } else {
+      this.settle(h, { approved: false, message: `hoop: approval request ${settled.id} ${status === 'expired' ? 'expired without a decision' : 'was withdrawn'}; the statement did not run` });
+    }
+  }
+
+  /** Releases a held statement: forwards exactly it, or refuses it, then reads what queued behind it. */
+  private settle(h: HeldStatement, outcome: { approved: true; approval: NonNullable<StatementEvent['approval']> } | { approved: false; message: string }): void {
+    if (this.holding !== h || this.ending) return;
+    this.holding = null;
+    try {
+      const reviewed = recordedDecision(h.decision);
+      if (outcome.approved) {
+        if (h.kind === 'query') {
+          this.tracker.push({ kind: 'query', sql: recordedSql(h.sql), start: h.start, decision: reviewed, approval: outcome.approval });
+        } else {
+          this.statements.set(h.name!, h.sql);
+          this.statementDecisions.set(h.name!, { decision: reviewed, approval: outcome.approval });
+          this.tracker.push({ kind: 'parse', sql: recordedSql(h.sql), start: h.start, decision: reviewed });
+        }
+        this.toServer(h.frame);
+      } else {
+        this.recorder.statement({
+          protocol: h.kind === 'query' ? 'simple' : 'extended',
+          sql: recordedSql(h.sql),
+          time: Math.round(performance.timeOrigin + h.start),
+          durationMs: Math.round((performance.now() - h.start) * 1000) / 1000,
+          rows: 0,
+          error: { code: '42501', message: outcome.message },
+          decision: reviewed,
+        });
+        if (h.kind === 'query') this.refuseSimple(outcome.message);
+        else this.discardError = denialError(outcome.message);
+      }
+    } catch (err) {
+      this.recordingFailed(err);
+      return;
+    }
+    this.drainPendingInput();
   }
 
   private protocolFailure(err: unknown, side: 'client' | 'server'): void {
@@ -475,6 +769,8 @@ class PgSession {
     this.ending = true;
     this.endReason = reason;
     this.endError = error;
+    this.abort.abort();
+    if (this.heldRequestId) void this.ctx.approvals.cancel(this.heldRequestId).catch(() => {});
     this.backend?.socket.destroy();
     if (reason !== 'recording-failed' && reason !== 'protocol-error') this.client.destroy();
     if (this.tracker.pendingStatements > 0) this.tracker.abandon(reason);

@@ -13,13 +13,20 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
  * Frames whose code is flagged in `wantsBody` are assembled and handed to `frame`;
  * all others are forwarded as they stream by, and `header` only sees their code and length.
  */
+/**
+ * What to do with a frame: forward it (true), drop or replace it (false; see `FrameReader.inject`),
+ * or `HOLD` it: the visitor keeps it, and the reader stops and hands back the bytes after it, so
+ * nothing behind a held frame moves until the visitor releases it.
+ */
+export type FrameVerdict = boolean | typeof HOLD;
+export const HOLD = 'hold';
+
 export interface FrameVisitor {
   /**
-   * A complete frame whose body was wanted. Return true to forward it unchanged, false when
-   * the visitor drops, holds or replaces it (use `FrameReader.inject` to send replacement bytes in order).
-   * `body` may be a view into the socket's chunk: copy it to keep it past this call.
+   * A complete frame whose body was wanted. `body` may be a view into the socket's chunk: copy it
+   * to keep it past this call.
    */
-  frame(code: number, body: Buffer): boolean;
+  frame(code: number, body: Buffer): FrameVerdict;
   /** A frame forwarded without assembly (DataRow, CopyData…): its code and announced length. */
   header(code: number, length: number): void;
 }
@@ -71,14 +78,23 @@ export class FrameReader {
    * keeping the order of everything already forwarded.
    */
   inject(bytes: Buffer): void {
+    this.flushBefore();
+    this.forward(bytes);
+  }
+
+  /** Forwards everything before the frame `frame` is currently deciding on. */
+  flushBefore(): void {
     if (this.chunk !== null && this.frameStart > this.span) {
       this.forward(this.chunk.subarray(this.span, this.frameStart));
       this.span = this.frameStart;
     }
-    this.forward(bytes);
   }
 
-  push(chunk: Buffer, visitor: FrameVisitor, forward: (bytes: Buffer) => void): void {
+  /**
+   * Reads a chunk. Returns null when all of it was handled, or, after a frame was held, the bytes
+   * that followed it (not read yet: push them again once the hold is released).
+   */
+  push(chunk: Buffer, visitor: FrameVisitor, forward: (bytes: Buffer) => void): Buffer | null {
     this.forward = forward;
     this.chunk = chunk;
     this.span = 0;
@@ -102,7 +118,9 @@ export class FrameReader {
             const asm = Buffer.concat(this.assembly, this.assemblyLength);
             this.assembly = null;
             this.frameStart = off;
-            if (visitor.frame(asm[0]!, asm.subarray(5))) forward(asm);
+            const verdict = visitor.frame(asm[0]!, asm.subarray(5));
+            if (verdict === true) forward(asm);
+            else if (verdict === HOLD) return this.stop(off);
           }
           continue;
         }
@@ -120,7 +138,9 @@ export class FrameReader {
             const head = Buffer.from(this.header);
             if (length === 4) {
               this.frameStart = off;
-              if (visitor.frame(code, head.subarray(5))) forward(head);
+              const verdict = visitor.frame(code, head.subarray(5));
+              if (verdict === true) forward(head);
+              else if (verdict === HOLD) return this.stop(off);
             } else {
               this.assembly = [head];
               this.assemblyLength = 1 + length;
@@ -148,11 +168,13 @@ export class FrameReader {
         if (this.opts.wantsBody[code] === 1) {
           if (end <= n) {
             this.frameStart = off;
-            if (!visitor.frame(code, chunk.subarray(off + 5, end))) {
+            const verdict = visitor.frame(code, chunk.subarray(off + 5, end));
+            if (verdict !== true) {
               this.flushSpan(off);
               this.span = end;
             }
             off = end;
+            if (verdict === HOLD) return this.stop(off);
           } else {
             this.flushSpan(off);
             this.assembly = [chunk.subarray(off, n)];
@@ -171,9 +193,17 @@ export class FrameReader {
         }
       }
       this.flushSpan(n);
+      return null;
     } finally {
       this.chunk = null;
     }
+  }
+
+  /** After a held frame: forward what came before it and hand back what follows it. */
+  private stop(off: number): Buffer | null {
+    this.flushSpan(off);
+    const chunk = this.chunk!;
+    return off < chunk.length ? chunk.subarray(off) : null;
   }
 
   private flushSpan(end: number): void {

@@ -1,10 +1,11 @@
-import type { StatementEvent } from '../../audit/events.js';
+import type { RecordedDecision, StatementEvent } from '../../audit/events.js';
+import { encodeReadyForQuery } from './writer.js';
 import { Backend, ErrorField } from './messages.js';
 import { decodeCommandComplete, decodeErrorFields, rowsFromTag } from './reader.js';
 
 type StatementFields = Omit<StatementEvent, 'type' | 'sessionId' | 'identity' | 'connection'>;
 
-type OpKind = 'query' | 'parse' | 'bind' | 'execute' | 'describe' | 'close' | 'sync' | 'function-call';
+type OpKind = 'query' | 'parse' | 'bind' | 'execute' | 'describe' | 'close' | 'sync' | 'function-call' | 'refusal';
 
 /** A client message that is still waiting for the server's answer. */
 export interface PendingOp {
@@ -13,6 +14,12 @@ export interface PendingOp {
   readonly start: number;
   readonly sql?: string;
   readonly params?: readonly (string | null)[];
+  readonly decision?: RecordedDecision;
+  readonly approval?: StatementEvent['approval'];
+  /** Sync after a refused Parse: the error the client sees just before this Sync's ReadyForQuery. */
+  readonly injectBeforeReady?: Buffer;
+  /** A refused simple query, answered (ErrorResponse + ReadyForQuery) when its turn comes. */
+  readonly refusal?: Buffer;
 }
 
 interface OpState extends PendingOp {
@@ -90,19 +97,9 @@ export class StatementTracker {
         while (this.head < this.ops.length && this.ops[this.head]!.kind !== 'sync') this.drop();
         return;
       }
-      case Backend.readyForQuery: {
-        while (this.head < this.ops.length) {
-          const k = this.ops[this.head]!.kind;
-          if (k === 'query' || k === 'function-call') {
-            this.complete();
-            break;
-          }
-          this.drop();
-          if (k === 'sync') break;
-        }
-        this.compact();
+      case Backend.readyForQuery:
+        this.onReadyForQuery();
         return;
-      }
       case Backend.parseComplete:
         if (op?.kind === 'parse') this.drop();
         return;
@@ -121,11 +118,45 @@ export class StatementTracker {
     }
   }
 
+  /** Nothing sent is waiting for an answer. */
+  get isIdle(): boolean {
+    return this.head === this.ops.length;
+  }
+
+  /**
+   * ReadyForQuery ends a Query or a Sync. Returns what the gateway must add around it: the
+   * refusal of a Parse in this Sync's pipeline (before), and refused queries whose turn has now
+   * come (after, each with its own ReadyForQuery carrying the server's status).
+   */
+  onReadyForQuery(): { before: Buffer; after: (status: 'I' | 'T' | 'E') => Buffer } | null {
+    let before: Buffer | undefined;
+    while (this.head < this.ops.length) {
+      const op = this.ops[this.head]!;
+      if (op.kind === 'query' || op.kind === 'function-call') {
+        this.complete();
+        break;
+      }
+      this.drop();
+      if (op.kind === 'sync') {
+        before = op.injectBeforeReady;
+        break;
+      }
+    }
+    const refusals: Buffer[] = [];
+    while (this.head < this.ops.length && this.ops[this.head]!.kind === 'refusal') refusals.push(this.ops[this.head++]!.refusal!);
+    this.compact();
+    if (before === undefined && refusals.length === 0) return null;
+    return {
+      before: before ?? Buffer.alloc(0),
+      after: (status) => Buffer.concat(refusals.flatMap((r) => [r, encodeReadyForQuery(status)])),
+    };
+  }
+
   /** Records every unanswered statement as failed (the session ended under it). */
   abandon(reason: string): void {
     while (this.head < this.ops.length) {
       const op = this.ops[this.head]!;
-      if (op.kind === 'query' || op.kind === 'execute' || op.kind === 'function-call') {
+      if (op.kind === 'query' || op.kind === 'execute') {
         op.error ??= { code: 'HOOP_ABANDONED', message: `session ended before the statement completed (${reason})` };
         this.complete();
       } else this.drop();
@@ -144,6 +175,8 @@ export class StatementTracker {
       rows: op.rows,
       ...(op.tag !== undefined ? { commandTag: op.tag } : {}),
       ...(op.error !== undefined ? { error: op.error } : {}),
+      ...(op.decision !== undefined ? { decision: op.decision } : {}),
+      ...(op.approval !== undefined ? { approval: op.approval } : {}),
     });
   }
 

@@ -1,0 +1,36 @@
+import type { Identity } from '../auth/identity.js';
+import { type Decision, type Policy, decide } from './policy.js';
+import { SqlParseError, classifySql } from './sql/classify.js';
+
+/** Rule name of the built-in refusal of text the parser does not accept. */
+export const UNPARSEABLE_RULE = 'hoop:unparseable';
+/** Rule name for a string with no statements (only whitespace or comments). */
+export const EMPTY_RULE = 'hoop:empty';
+
+/**
+ * The policy as one session sees it: its identity and connection are fixed, so a statement's
+ * decision depends on its text alone. Classification is cached by text (in the classifier), and
+ * the rule walk is a handful of comparisons, so an allowed statement costs microseconds.
+ */
+export class SessionPolicy {
+  constructor(
+    private readonly policy: Policy,
+    private readonly identity: Identity,
+    private readonly connection: string,
+  ) {}
+
+  /** Fails closed: text that does not parse is denied, whatever the rules say. */
+  check(sql: string): Decision {
+    let classification;
+    try {
+      classification = classifySql(sql);
+    } catch (err) {
+      if (err instanceof SqlParseError) {
+        return { action: 'deny', rule: UNPARSEABLE_RULE, class: 'admin', reason: `the statement could not be parsed, so it is refused: ${(err as Error).message}` };
+      }
+      return { action: 'deny', rule: UNPARSEABLE_RULE, class: 'admin', reason: 'the statement could not be classified, so it is refused' };
+    }
+    if (classification.statements.length === 0) return { action: 'allow', rule: EMPTY_RULE, class: 'read' };
+    return decide(this.policy, this.identity, this.connection, classification.class);
+  }
+}
