@@ -191,6 +191,9 @@ const CASES: readonly Case[] = [
   { sql: 'close c', class: 'session' },
   { sql: "select set_config('search_path', 'x', false)", class: 'session' },
   { sql: "select pg_notify('ch', 'x')", class: 'session' },
+  { sql: 'set standard_conforming_strings = on', class: 'session' },
+  { sql: 'set standard_conforming_strings to default', class: 'session' },
+  { sql: "set client_encoding = 'UTF8'", class: 'session' },
 
   // ---- privilege
   { sql: 'SET ROLE admin', class: 'privilege', reason: 'SET ROLE' },
@@ -202,8 +205,6 @@ const CASES: readonly Case[] = [
   { sql: 'discard all', class: 'privilege', reason: 'DISCARD ALL' },
   { sql: "select set_config('role', 'admin', false)", class: 'privilege', reason: "set_config('role'" },
   { sql: "select pg_catalog.set_config('ROLE', 'admin', true)", class: 'privilege' },
-  { sql: "select set_config($1, 'x', false)", class: 'privilege', reason: 'not a literal' },
-  { sql: "update pg_settings set setting = 'admin' where name = 'role'", class: 'privilege', reason: 'pg_settings' },
   { sql: 'GRANT SELECT ON t TO bob', class: 'privilege', tables: ['t'] },
   { sql: 'grant all on all tables in schema public to bob', class: 'privilege' },
   { sql: 'REVOKE ALL ON t FROM PUBLIC', class: 'privilege', reason: 'REVOKE' },
@@ -287,6 +288,14 @@ const CASES: readonly Case[] = [
   { sql: "set log_statement = 'none'", class: 'admin' },
   { sql: "select set_config('session_replication_role', 'replica', false)", class: 'admin' },
   { sql: 'update pg_catalog.pg_authid set rolsuper = true', class: 'admin', reason: 'system catalog' },
+  { sql: "select set_config($1, 'x', false)", class: 'admin', reason: 'not a literal' },
+  { sql: "update pg_settings set setting = 'admin' where name = 'role'", class: 'admin', reason: 'pg_settings' },
+  // The gateway parses with standard_conforming_strings on, and reads UTF-8: changing either would
+  // let the server read a literal differently from the gateway.
+  { sql: 'set standard_conforming_strings = off', class: 'admin', reason: 'reads SQL text' },
+  { sql: 'set standard_conforming_strings = 0', class: 'admin' },
+  { sql: "select set_config('standard_conforming_strings', 'off', false)", class: 'admin' },
+  { sql: "set names 'SJIS'", class: 'admin' },
   { sql: "create rule r as on select to t do instead select pg_terminate_backend(1)", class: 'admin' },
 
   // ---- several statements: the most severe decides
@@ -385,6 +394,17 @@ describe('classifySql: unparseable text', () => {
     } catch (e) {
       expect((e as SqlParseError).position).toBe(12);
     }
+  });
+
+  it('refuses a NUL character (the parser would stop reading there)', () => {
+    let err: unknown;
+    try {
+      classifySql('select 1;\u0000 drop table t');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SqlParseError);
+    expect((err as SqlParseError).position).toBe(10);
   });
 
   it('refuses the whole text when one statement does not parse', () => {

@@ -166,6 +166,17 @@ function stringLiteral(node: unknown): string | undefined {
   return undefined;
 }
 
+/** A constant's text: strings as they are, numbers and booleans printed (JSON omits zero/false). */
+function constantText(node: unknown): string | undefined {
+  if (!isObj(node) || !isObj(node.A_Const)) return stringLiteral(node);
+  const c = node.A_Const;
+  if (isObj(c.sval)) return str(c.sval.sval) ?? '';
+  if (isObj(c.ival)) return String(c.ival.ival ?? 0);
+  if (isObj(c.boolval)) return c.boolval.boolval === true ? 'true' : 'false';
+  if (isObj(c.fval)) return str(c.fval.fval);
+  return undefined;
+}
+
 /** `OBJECT_MATVIEW` → `MATERIALIZED VIEW`. */
 function objectLabel(objtype: unknown): string {
   const t = str(objtype) ?? 'OBJECT_UNKNOWN';
@@ -373,7 +384,7 @@ function catalogTarget(rel: Obj, verb: string, sink: Sink): void {
   const schema = str(rel.schemaname);
   const name = str(rel.relname) ?? '';
   if (schema !== undefined && schema !== 'pg_catalog') return;
-  if (name === 'pg_settings') sink.effect('privilege', `${verb} pg_settings changes settings, including the role`);
+  if (name === 'pg_settings') sink.effect('admin', `${verb} pg_settings changes settings (any of them: the role, how the server reads SQL…)`);
   else if (schema === 'pg_catalog' || name.startsWith('pg_')) sink.effect('admin', `${verb} ${name} writes a system catalog`);
 }
 
@@ -384,9 +395,9 @@ function checkCall(body: Obj, sink: Sink): void {
   const args = asArray(body.args);
   if (name === SET_CONFIG) {
     const setting = stringLiteral(args[0]);
-    if (setting === undefined) sink.call('privilege', `calls ${display} with a setting name that is not a literal (it could be the role)`);
+    if (setting === undefined) sink.call('admin', `calls ${display} with a setting name that is not a literal (it could be the role, or how the server reads SQL)`);
     else {
-      const s = settingClass(setting);
+      const s = settingClass(setting, stringLiteral(args[1]));
       sink.call(s.class, `calls ${display}('${setting}', …): ${s.why}`);
     }
     return;
@@ -646,7 +657,9 @@ function classifyStatement(node: Obj, sink: Sink, text: string | undefined): voi
         return;
       }
       const name = str(body.name) ?? '';
-      const s = settingClass(name);
+      const args = asArray(body.args);
+      const value = args.length === 1 ? constantText(args[0]) : undefined;
+      const s = settingClass(name, value, kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET');
       const verb = kind === 'VAR_RESET' ? 'RESET' : body.is_local ? 'SET LOCAL' : 'SET';
       const shown = name === 'session_authorization' ? 'SESSION AUTHORIZATION' : name.toLowerCase() === 'role' ? 'ROLE' : name;
       sink.effect(s.class, `${verb} ${shown}: ${s.why}`);

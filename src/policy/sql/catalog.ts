@@ -132,12 +132,30 @@ const PRIVILEGE_SETTINGS = new Set(['role', 'session_authorization']);
 const ADMIN_SETTINGS = new Set(['session_replication_role', 'allow_system_table_mods', 'zero_damaged_pages', 'ignore_checksum_failure', 'ignore_invalid_pages', 'ignore_system_indexes', 'lo_compat_privileges']);
 const TRANSACTION_SETTINGS = new Set(['transaction', 'transaction snapshot', 'transaction_isolation', 'transaction_read_only', 'transaction_deferrable']);
 
-/** The class of setting (or resetting) a named setting. */
-export function settingClass(rawName: string): { class: StatementClass; why: string } {
+/**
+ * Settings that change how the server reads the text of later statements. The gateway parses
+ * with standard_conforming_strings on and reads SQL as UTF-8; if the server lexed differently, a
+ * string literal could end in another place there than here and hide a statement from the gateway
+ * (`'x\' || '; drop table t; --'` is one literal with standard_conforming_strings off).
+ */
+const LEXICAL_SETTINGS: Readonly<Record<string, (value: string) => boolean>> = {
+  standard_conforming_strings: (v) => ['on', 'true', 'yes', '1'].includes(v),
+  client_encoding: (v) => ['utf8', 'utf-8', 'unicode'].includes(v),
+};
+
+/**
+ * The class of setting (or resetting) a named setting. `value` is the new value when the text
+ * gives it as a constant; undefined for RESET, SET … TO DEFAULT (`isDefault`) or a computed value.
+ */
+export function settingClass(rawName: string, value?: string, isDefault = false): { class: StatementClass; why: string } {
   const name = rawName.toLowerCase();
   if (PRIVILEGE_SETTINGS.has(name)) return { class: 'privilege', why: 'changes the role the session acts as' };
   if (ADMIN_SETTINGS.has(name)) return { class: 'admin', why: 'superuser setting that bypasses integrity checks' };
   if (name.startsWith('log_') || name.startsWith('debug_')) return { class: 'admin', why: 'superuser setting that changes server logging' };
+  const safe = LEXICAL_SETTINGS[name];
+  if (safe && !isDefault && !(value !== undefined && safe(value.toLowerCase()))) {
+    return { class: 'admin', why: 'changes how the server reads SQL text, so the gateway could no longer classify it' };
+  }
   if (TRANSACTION_SETTINGS.has(name)) return { class: 'transaction', why: 'sets transaction characteristics' };
   return { class: 'session', why: 'changes a session setting' };
 }

@@ -68,6 +68,9 @@ export interface ParsedStatement {
 export function parseStatements(sql: string): ParsedStatement[] {
   const pg = ready();
   if (sql.trim() === '') return [];
+  // The parser reads a C string: it would stop at a NUL and never see what follows.
+  const nul = sql.indexOf('\u0000');
+  if (nul >= 0) throw new SqlParseError('query text contains a NUL character', characterPosition(sql, nul));
   checkNesting(sql);
   let result: ParseResult;
   try {

@@ -46,7 +46,7 @@ export function RequestDetail({ request: r, now, notice }: RequestDetailProps) {
         {r.identityName} ({r.identitySubject})
       </Field>
       <Field label="groups">{r.groups.join(', ') || '(none)'}</Field>
-      <Field label="agent">{agent || '(none: a person)'}</Field>
+      <Field label="agent">{agent || '(none declared)'}</Field>
       <Field label="connection">
         {r.connection} · class {r.class} · rule {r.rule}
       </Field>
