@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// pgbench -S (select-only) straight at PostgreSQL and through hoop (connect → tunnel → gateway),
-// in the same run, and prints a markdown table with the gateway/direct ratio.
+// pgbench -S (select-only) straight at PostgreSQL and through hoop, in the same run, and prints a
+// markdown table with each target's ratio to direct.
 // Not a test: timings are noisy, so nothing here asserts. Needs `npm run build` first.
 //
 //   node bench/pg-overhead.mjs [--duration 10] [--clients 1,4] [--modes simple,prepared] [--scale 10]
 import { spawn, execFileSync } from 'node:child_process';
-import { globSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { globSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -85,12 +85,22 @@ try {
   console.error(`bench: pgbench -i -s ${args.scale} ${db} …`);
   run(pgbench, ['-i', '-q', '-s', args.scale, db], direct);
 
-  writeFileSync(
-    join(work, 'hoop.yaml'),
-    `listen: 127.0.0.1:0
+  // Two gateways: one that only records (every statement allowed), one with the default policy
+  // (every statement parsed, classified and decided). Each is measured through `hoop connect`
+  // (client → local tunnel → gateway) and through its native PostgreSQL port (client → gateway,
+  // the same topology as PgBouncer).
+  async function gateway(name, policyYaml) {
+    const dir = join(work, name);
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'hoop.yaml'),
+      `listen: 127.0.0.1:0
 store: sqlite:./hoop.db
 log:
-  level: warn
+  level: info
+listeners:
+  postgres: 127.0.0.1:0
+${policyYaml}
 connections:
   - name: bench
     type: postgres
@@ -99,40 +109,55 @@ connections:
     database: ${db}
     user: postgres
 `,
-  );
-  const gateway = spawn('node', [hoopBin, 'gateway', '--config', join(work, 'hoop.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(gateway);
-  // The config logs at warn; the listening line is printed as status text, so read the URL from it.
-  const url = await new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error('gateway did not start')), 30_000);
-    createInterface({ input: gateway.stderr }).on('line', (line) => {
-      const m = /listening on (http\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolveUrl(m[1]);
-      }
+    );
+    const child = spawn('node', [hoopBin, 'gateway', '--config', join(dir, 'hoop.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let pgPort = 0;
+    const url = await new Promise((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error('gateway did not start')), 30_000);
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        try {
+          const j = JSON.parse(line);
+          if (j.msg === 'native PostgreSQL listener ready') pgPort = j.port;
+          if (j.msg === 'gateway listening') {
+            clearTimeout(timer);
+            resolveUrl(j.url);
+          }
+        } catch {
+          // status text
+        }
+      });
     });
-  });
-  const token = run('node', [hoopBin, 'admin', 'service-account', 'create', 'bench', '--config', join(work, 'hoop.yaml')], {}).trim();
-  const connect = spawn('node', [hoopBin, 'connect', 'bench', '--json', '--gateway', url, '--token', token], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, HOOP_CONFIG_DIR: work },
-  });
-  children.push(connect);
-  const ready = await waitForLine(connect, 'stdout', (j) => j.status === 'ready', 'hoop connect');
-  const viaHoop = { PGHOST: '127.0.0.1', PGPORT: String(ready.port), PGUSER: 'hoop', PGSSLMODE: 'disable' };
+    const token = run('node', [hoopBin, 'admin', 'service-account', 'create', 'bench', '--config', join(dir, 'hoop.yaml')], {}).trim();
+    const connect = spawn('node', [hoopBin, 'connect', 'bench', '--json', '--gateway', url, '--token', token], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, HOOP_CONFIG_DIR: dir },
+    });
+    children.push(connect);
+    const ready = await waitForLine(connect, 'stdout', (j) => j.status === 'ready', 'hoop connect');
+    return {
+      tunnel: { PGHOST: '127.0.0.1', PGPORT: String(ready.port), PGUSER: 'hoop', PGSSLMODE: 'disable' },
+      native: { PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGUSER: 'bench', PGPASSWORD: token, PGSSLMODE: 'disable' },
+    };
+  }
+  const recordOnly = await gateway('record-only', 'policy:\n  rules:\n    - name: allow-all\n      action: allow\n');
+  const withPolicy = await gateway('default-policy', '');
+  const targets = [
+    { name: 'direct', env: direct, database: db },
+    { name: 'hoop native port, recording only', env: recordOnly.native, database: 'bench' },
+    { name: 'hoop native port, default policy', env: withPolicy.native, database: 'bench' },
+    { name: 'hoop connect tunnel, default policy', env: withPolicy.tunnel, database: 'bench' },
+  ];
 
   const duration = Number(args.duration);
   const rows = [];
   for (const mode of args.modes.split(',')) {
     for (const clients of args.clients.split(',').map(Number)) {
       // Warm-up: connections, caches, JIT.
-      bench(direct, db, mode, clients, 2);
-      bench(viaHoop, 'bench', mode, clients, 2);
-      const d = bench(direct, db, mode, clients, duration);
-      const g = bench(viaHoop, 'bench', mode, clients, duration);
-      rows.push({ mode, clients, d, g });
-      console.error(`bench: ${mode} c=${clients}: direct ${d.tps.toFixed(0)} tps, hoop ${g.tps.toFixed(0)} tps`);
+      for (const t of targets) bench(t.env, t.database, mode, clients, 2);
+      const results = targets.map((t) => ({ target: t.name, ...bench(t.env, t.database, mode, clients, duration) }));
+      rows.push({ mode, clients, results });
+      console.error(`bench: ${mode} c=${clients}: ${results.map((r) => `${r.target} ${r.tps.toFixed(0)}`).join(' · ')}`);
     }
   }
 
@@ -140,13 +165,17 @@ connections:
   const lines = [
     `pgbench -S, scale ${args.scale}, ${duration}s per run; ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}`,
     '',
-    '| protocol | clients | direct TPS | hoop TPS | hoop / direct | direct latency (ms) | hoop latency (ms) | added latency (µs) | hoop failed tx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
-      ({ mode, clients, d, g }) =>
-        `| ${mode} | ${clients} | ${d.tps.toFixed(0)} | ${g.tps.toFixed(0)} | ${(g.tps / d.tps).toFixed(2)} | ${d.latency.toFixed(3)} | ${g.latency.toFixed(3)} | ${((g.latency - d.latency) * 1000).toFixed(0)} | ${g.failed} |`,
-    ),
+    '| protocol | clients | target | TPS | vs direct | latency avg (ms) | added latency (µs) | failed tx |',
+    '|---|---:|---|---:|---:|---:|---:|---:|',
   ];
+  for (const { mode, clients, results } of rows) {
+    const d = results[0];
+    for (const r of results) {
+      lines.push(
+        `| ${mode} | ${clients} | ${r.target} | ${r.tps.toFixed(0)} | ${(r.tps / d.tps).toFixed(2)} | ${r.latency.toFixed(3)} | ${r === d ? '' : ((r.latency - d.latency) * 1000).toFixed(0)} | ${r.failed} |`,
+      );
+    }
+  }
   console.log(lines.join('\n'));
 } finally {
   cleanup();

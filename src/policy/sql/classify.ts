@@ -23,8 +23,13 @@
  *   mappings, publications, subscriptions, event triggers, languages, access methods are `admin`
  *   (DROP of those is reported as destructive too; admin outranks it).
  * - ALTER … OWNER TO, row-level-security policies and switches, SECURITY DEFINER functions,
- *   DISCARD ALL (it resets the session authorization and role), `UPDATE pg_settings` and
- *   `set_config('role', …)` are `privilege`. `RESET ALL` is `session` (it does not reset the role).
+ *   DISCARD ALL (it resets the session authorization and role) and `set_config('role', …)` are
+ *   `privilege`. `RESET ALL` is `session` (it does not reset the role). `set_config` with a
+ *   computed setting name and `UPDATE pg_settings` can change any setting: `admin`.
+ * - The gateway parses with standard_conforming_strings on and reads UTF-8. Setting
+ *   standard_conforming_strings off or client_encoding to anything but UTF8 would make the server
+ *   read string literals differently from the gateway (`'x\' || '; drop table t; --'`): `admin`.
+ *   A NUL character is refused (the parser would stop reading there).
  * - ALTER TABLE … DROP COLUMN is `destructive`.
  * - SHOW, SET (other settings), RESET, LISTEN/NOTIFY/UNLISTEN, DISCARD, DEALLOCATE and CLOSE are
  *   `session`; FETCH and MOVE are `read` (what the cursor computes was classified at DECLARE, whose
