@@ -6,6 +6,13 @@ import { SqlParseError, classifySql } from './sql/classify.js';
 export const UNPARSEABLE_RULE = 'hoop:unparseable';
 /** Rule name for a string with no statements (only whitespace or comments). */
 export const EMPTY_RULE = 'hoop:empty';
+/** Rule name of the refusal of statements too large to inspect. */
+export const TOO_LARGE_RULE = 'hoop:too-large';
+/**
+ * Parsing is synchronous and grows with the text; past this, one statement would stall every
+ * session of the gateway while it is inspected. Bulk data belongs in COPY, which streams.
+ */
+export const MAX_INSPECTED_SQL_CHARS = 1024 * 1024;
 
 /**
  * The policy as one session sees it: its identity and connection are fixed, so a statement's
@@ -21,6 +28,14 @@ export class SessionPolicy {
 
   /** Fails closed: text that does not parse is denied, whatever the rules say. */
   check(sql: string): Decision {
+    if (sql.length > MAX_INSPECTED_SQL_CHARS) {
+      return {
+        action: 'deny',
+        rule: TOO_LARGE_RULE,
+        class: 'admin',
+        reason: `the statement is ${sql.length} characters, more than the ${MAX_INSPECTED_SQL_CHARS} hoop inspects; load bulk data with COPY`,
+      };
+    }
     let classification;
     try {
       classification = classifySql(sql);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backend, StartupCode } from '../../src/protocols/postgres/messages.js';
 import { decodeErrorFields } from '../../src/protocols/postgres/reader.js';
 import { encodeStartupMessage, encodeTyped } from '../../src/protocols/postgres/writer.js';
-import { type ConnectProcess, type GatewayProcess, startConnect, startGateway } from '../support/hoop.js';
+import { type ConnectProcess, type GatewayProcess, psql, startConnect, startGateway } from '../support/hoop.js';
 
 /** Seeded PRNG (mulberry32) so a failure can be replayed. */
 function prng(seed: number): () => number {
@@ -91,6 +91,14 @@ describe('hostile and broken clients', () => {
     huge.writeInt32BE(1_000_000, 0);
     huge.writeInt32BE(StartupCode.protocol3, 4);
     expect(firstErrorCode(await exchange(tunnel.port, [huge]))).toBe('08P01');
+  });
+
+  it('refuses startup settings that would change the session identity behind the policy', async () => {
+    const r = await psql(tunnel.port, ['-Atc', 'select current_user'], { env: { PGOPTIONS: '-c role=postgres' } });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('hoop: setting role at connection time is not allowed through hoop');
+    const ok = await psql(tunnel.port, ['-Atc', 'show statement_timeout'], { env: { PGOPTIONS: '-c statement_timeout=4321' } });
+    expect(ok.stdout).toBe('4321ms');
   });
 
   it('survives random and truncated frames and keeps serving other sessions', async () => {

@@ -26,6 +26,7 @@ import {
   decodeTarget,
   wantBodies,
 } from './reader.js';
+import { checkStartupParams } from './startup-params.js';
 import { StatementTracker } from './tracker.js';
 import {
   SSL_REFUSED,
@@ -302,6 +303,8 @@ class PgSession {
     if (this.clientParams.replication !== undefined && this.clientParams.replication !== 'false') {
       return this.refuse('replication connections are not supported through hoop', '0A000', 'replication-refused');
     }
+    const refusal = checkStartupParams(this.clientParams);
+    if (refusal) return this.refuse(refusal, '42501', 'startup-refused');
 
     const startupParams: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.clientParams)) if (!RESERVED_STARTUP_PARAMS.has(k)) startupParams[k] = v;
