@@ -16,8 +16,8 @@ export default defineCommand({
   examples: ['hoop demo', 'hoop demo --port 8009'],
   async run(ctx, _args, options) {
     const started = performance.now();
-    const [{ startDemoDatabase }, { startBuiltinIdp, DEMO_USERS, DEMO_CLIENTS }, { startGateway }, { createServiceAccount }, { default: pino }] = await Promise.all([
-      import('../demo/database.js'),
+    const [{ startDemoDatabaseThread }, { startBuiltinIdp, DEMO_USERS, DEMO_CLIENTS }, { startGateway }, { createServiceAccount }, { default: pino }] = await Promise.all([
+      import('../demo/threaded.js'),
       import('../auth/idp/builtin.js'),
       import('../gateway/server.js'),
       import('../auth/service-accounts.js'),
@@ -30,7 +30,7 @@ export default defineCommand({
     };
     try {
       ctx.status('hoop demo: starting an embedded PostgreSQL with sample data…');
-      const [db, idp] = await Promise.all([startDemoDatabase(), startBuiltinIdp({ users: DEMO_USERS, clients: DEMO_CLIENTS, audience: DEMO_AUDIENCE, pollIntervalSeconds: 2 })]);
+      const [db, idp] = await Promise.all([startDemoDatabaseThread(), startBuiltinIdp({ users: DEMO_USERS, clients: DEMO_CLIENTS, audience: DEMO_AUDIENCE, pollIntervalSeconds: 2 })]);
       cleanups.push(() => db.close());
       cleanups.push(() => idp.close());
 

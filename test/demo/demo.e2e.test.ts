@@ -47,6 +47,17 @@ describe('hoop demo', () => {
     expect(r.stdout).toBe('t');
   });
 
+  it('keeps the gateway answering while the embedded database is busy', async () => {
+    const slow = hoop(['exec', 'demo', '-i', 'select pg_sleep(3)'], { configDir });
+    let slowDone = false;
+    void slow.then(() => (slowDone = true));
+    await new Promise((res) => setTimeout(res, 500));
+    const api = await hoop(['connections', '--json'], { configDir });
+    expect(api.exitCode, String(api.stderr)).toBe(0);
+    expect(slowDone).toBe(false);
+    expect((await slow).exitCode).toBe(0);
+  });
+
   it('has recorded the sessions against the demo identity', async () => {
     await new Promise((res) => setTimeout(res, 300));
     const r = await hoop(['sessions', '--json'], { configDir });
