@@ -125,7 +125,9 @@ export async function runApprovalsTui(auth: GatewayAuth, opts: { stdin?: NodeJS.
   }
   const client = new HttpApprovalsClient(auth);
   // The alternate screen keeps a full-screen, constantly redrawn view out of the scrollback.
-  const instance = render(<App client={client} />, { stdin, stdout, alternateScreen: true });
+  // The screen only makes sense live: a person at a terminal gets it even where CI=true is set
+  // (ink would otherwise print just the last frame at exit).
+  const instance = render(<App client={client} />, { stdin, stdout, alternateScreen: true, interactive: Boolean((stdout as NodeJS.WriteStream).isTTY) });
   const result = await instance.waitUntilExit();
   return typeof result === 'number' ? result : 130;
 }
