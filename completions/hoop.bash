@@ -11,7 +11,7 @@ _hoop() {
     esac
   done
   case "$path" in
-    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy gateway admin completion --help --version" ;;
+    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy audit gateway admin completion --help --version" ;;
     "admin") opts="service-account --help" ;;
     "admin service-account") opts="create list revoke --help" ;;
     "admin service-account create") opts="-g --groups -c --config --json --help" ;;
@@ -20,6 +20,11 @@ _hoop() {
     "approvals") opts="list --help" ;;
     "approvals list") opts="--status --json --gateway --token --agent-meta --help" ;;
     "approve") opts="--for --json --gateway --token --agent-meta --help" ;;
+    "audit") opts="verify export report keygen --help" ;;
+    "audit export") opts="-c --config --since --until --out --format --json --help" ;;
+    "audit keygen") opts="--out --json --help" ;;
+    "audit report") opts="-c --config --since --until --format --json --help" ;;
+    "audit verify") opts="-c --config --export --public-key --json --help" ;;
     "completion") opts="--help" ;;
     "connect") opts="-p --port --json --gateway --token --agent-meta --help" ;;
     "connections") opts="--json --gateway --token --agent-meta --help" ;;
@@ -42,10 +47,11 @@ _hoop() {
 }
 _hoop_children() {
   case "$1" in
-    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy gateway admin completion" ;;
+    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy audit gateway admin completion" ;;
     "sessions") echo "show" ;;
     "approvals") echo "list" ;;
     "policy") echo "check explain" ;;
+    "audit") echo "verify export report keygen" ;;
     "admin") echo "service-account" ;;
     "admin service-account") echo "create list revoke" ;;
   esac

@@ -4,6 +4,10 @@ import adminServiceAccountList from './admin-service-account-list.js';
 import adminServiceAccountRevoke from './admin-service-account-revoke.js';
 import approvalsList from './approvals-list.js';
 import approve from './approve.js';
+import auditExport from './audit-export.js';
+import auditKeygen from './audit-keygen.js';
+import auditReport from './audit-report.js';
+import auditVerify from './audit-verify.js';
 import completion from './completion.js';
 import connect from './connect.js';
 import connections from './connections.js';
@@ -40,6 +44,10 @@ export const registry: readonly CommandSpec[] = [
   approvalsList,
   policyCheck,
   policyExplain,
+  auditVerify,
+  auditExport,
+  auditReport,
+  auditKeygen,
   gateway,
   adminServiceAccountCreate,
   adminServiceAccountList,

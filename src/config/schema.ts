@@ -86,9 +86,34 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(10000).default(256),
         /** How long an event may wait before its batch is written. */
         flushIntervalMs: z.number().int().min(1).max(10000).default(50),
+        /**
+         * `batched`: events are written in batches off the relay's path; a crash may lose the last
+         * unwritten batch. `strict`: each event is committed (and fsynced) before the relay goes on,
+         * so the client never sees the result of a statement the store does not hold.
+         */
+        mode: z.enum(['batched', 'strict']).default('batched'),
       })
       .strict()
-      .default({ batchSize: 256, flushIntervalMs: 50 }),
+      .default({ batchSize: 256, flushIntervalMs: 50, mode: 'batched' }),
+    /** The tamper-evident trail: hash-chained events and signed checkpoints (docs/audit.md). */
+    audit: z
+      .object({
+        /**
+         * Ed25519 private key (PEM) that signs checkpoints and exports: `${file:…}`, or an absolute
+         * path. Without it the gateway generates one beside the store on its first start.
+         */
+        signingKey: z
+          .string()
+          .min(1)
+          .refine((v) => v.trimStart().startsWith('-----BEGIN') || v.startsWith('/') || v.includes('${'), 'expected a PEM key, ${file:…} or an absolute path')
+          .optional(),
+        /** Sign a checkpoint at least every this many events… */
+        checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
+        /** …and at least this often while new events arrive. */
+        checkpointIntervalMs: z.number().int().min(100).max(3_600_000).default(5000),
+      })
+      .strict()
+      .default({ checkpointEvery: 1000, checkpointIntervalMs: 5000 }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

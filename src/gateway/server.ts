@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { Recorder } from '../audit/recorder.js';
+import { createGatewayRecorder } from '../audit/setup.js';
 import { SessionRecorder } from '../audit/session.js';
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { AuthenticatorChain, ServiceAccountAuthenticator, bearerToken } from '../auth/service-accounts.js';
@@ -72,7 +72,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   if (!config.tls) log.warn({ listen: config.listen }, 'serving plain HTTP on loopback only; configure tls: to serve HTTPS');
 
   const store = opts.store ?? openStore(config.store);
-  const recorder = new Recorder(store, config.recording);
+  const recorder = createGatewayRecorder(store, config, log);
   const authenticators: Authenticator[] = [new ServiceAccountAuthenticator(store)];
   if (config.auth.oidc) {
     const { OidcAuthenticator } = await import('../auth/oidc.js');

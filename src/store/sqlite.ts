@@ -1,22 +1,26 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEvent } from '../audit/events.js';
+import type { ChainedEvent, Checkpoint } from '../audit/chain.js';
 import { HoopError } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import type {
+  AuditRecordFilter,
   ApprovalChange,
   ApprovalRequest,
   ApprovalStatus,
   ApprovalWindow,
   NewApprovalRequest,
   ServiceAccount,
+  ChainSpan,
   SessionFilter,
   SessionSummary,
   Store,
+  StoredAuditRecord,
   StoredEvent,
   VoteInput,
 } from './store.js';
+import type { AuditEvent } from '../audit/events.js';
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -105,7 +109,37 @@ const MIGRATIONS: readonly string[] = [
      status TEXT NOT NULL,
      time INTEGER NOT NULL
    );`,
+  // The tamper-evident trail: each event's place in its gateway's hash chain, and signed checkpoints.
+  // Rows from before this migration keep NULL chain fields; the verifier reports them as unchained.
+  `ALTER TABLE events ADD COLUMN chain TEXT;
+   ALTER TABLE events ADD COLUMN chain_seq INTEGER;
+   ALTER TABLE events ADD COLUMN prev_hash TEXT;
+   ALTER TABLE events ADD COLUMN hash TEXT;
+   CREATE INDEX events_chain ON events(chain, chain_seq);
+   CREATE TABLE checkpoints (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     chain TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     key_fingerprint TEXT NOT NULL,
+     signature TEXT NOT NULL
+   );
+   CREATE INDEX checkpoints_chain ON checkpoints(chain, seq);`,
 ];
+
+const AUDIT_PAGE = 2000;
+
+interface AuditRow {
+  seq: number;
+  chain: string | null;
+  chain_seq: number | null;
+  prev_hash: string | null;
+  hash: string | null;
+  time: number;
+  type: string;
+  body: string;
+}
 
 interface AccountRow {
   id: string;
@@ -191,7 +225,8 @@ export class SqliteStore implements Store {
   private readonly insertSession: Database.Statement;
   private readonly endSession: Database.Statement;
   private readonly countStatement: Database.Statement;
-  private readonly appendBatch: (events: readonly AuditEvent[]) => void;
+  private readonly insertCheckpoint: Database.Statement;
+  private readonly appendBatch: (events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]) => void;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -207,17 +242,19 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     this.insertEvent = this.db.prepare(
-      'INSERT INTO events (session_id, type, time, identity_subject, identity_name, connection, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (session_id, type, time, identity_subject, identity_name, connection, body, chain, chain_seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.insertCheckpoint = this.db.prepare('INSERT INTO checkpoints (chain, seq, hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertSession = this.db.prepare(
       `INSERT INTO sessions (id, identity_kind, identity_subject, identity_name, groups, connection, connection_type, client_address, started_at, agent_meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
     this.countStatement = this.db.prepare('UPDATE sessions SET statements = statements + 1 WHERE id = ?');
-    this.appendBatch = this.db.transaction((events: readonly AuditEvent[]) => {
-      for (const e of events) {
-        this.insertEvent.run(e.sessionId, e.type, e.time, e.identity.subject, e.identity.name, e.connection, JSON.stringify(e));
+    this.appendBatch = this.db.transaction((events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]) => {
+      for (const c of events) {
+        const e = c.event;
+        this.insertEvent.run(e.sessionId, e.type, e.time, e.identity.subject, e.identity.name, e.connection, c.body, c.chain, c.seq, c.prev, c.hash);
         if (e.type === 'session.start') {
           this.insertSession.run(
             e.sessionId,
@@ -237,6 +274,7 @@ export class SqliteStore implements Store {
           this.countStatement.run(e.sessionId);
         }
       }
+      for (const cp of checkpoints) this.insertCheckpoint.run(cp.chain, cp.seq, cp.hash, cp.time, cp.keyFingerprint, cp.signature);
     });
   }
 
@@ -289,8 +327,71 @@ export class SqliteStore implements Store {
     return r.changes > 0;
   }
 
-  async appendEvents(events: readonly AuditEvent[]): Promise<void> {
-    if (events.length > 0) this.appendBatch(events);
+  async appendEvents(events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[] = []): Promise<void> {
+    this.appendEventsSync(events, checkpoints);
+  }
+
+  appendEventsSync(events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[] = []): void {
+    if (events.length > 0 || checkpoints.length > 0) this.appendBatch(events, checkpoints);
+  }
+
+  setDurableCommits(durable: boolean): void {
+    // FULL fsyncs the WAL at every commit; NORMAL already survives a process crash, not a power loss.
+    this.db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+  }
+
+  async *auditRecords(filter: AuditRecordFilter = {}): AsyncGenerator<StoredAuditRecord> {
+    const where: string[] = ['seq > ?'];
+    const args: unknown[] = [];
+    if (filter.chain !== undefined) {
+      where.push('chain = ?');
+      args.push(filter.chain);
+    }
+    if (filter.fromSeq !== undefined) {
+      where.push('chain_seq >= ?');
+      args.push(filter.fromSeq);
+    }
+    if (filter.toSeq !== undefined) {
+      where.push('chain_seq <= ?');
+      args.push(filter.toSeq);
+    }
+    if (filter.since !== undefined) {
+      where.push('time >= ?');
+      args.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('time < ?');
+      args.push(filter.until);
+    }
+    const page = this.db.prepare(
+      `SELECT seq, chain, chain_seq, prev_hash, hash, time, type, body FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${AUDIT_PAGE}`,
+    );
+    let after = Number.MIN_SAFE_INTEGER;
+    for (;;) {
+      const rows = page.all(after, ...args) as AuditRow[];
+      for (const r of rows) yield { storeSeq: r.seq, chain: r.chain, seq: r.chain_seq, prev: r.prev_hash, hash: r.hash, time: r.time, type: r.type, body: r.body };
+      if (rows.length < AUDIT_PAGE) return;
+      after = rows.at(-1)!.seq;
+    }
+  }
+
+  async listCheckpoints(filter: { chain?: string } = {}): Promise<Checkpoint[]> {
+    const rows = (
+      filter.chain === undefined
+        ? this.db.prepare('SELECT * FROM checkpoints ORDER BY chain, seq, id').all()
+        : this.db.prepare('SELECT * FROM checkpoints WHERE chain = ? ORDER BY seq, id').all(filter.chain)
+    ) as { chain: string; seq: number; hash: string; time: number; key_fingerprint: string; signature: string }[];
+    return rows.map((r) => ({ chain: r.chain, seq: r.seq, hash: r.hash, time: r.time, keyFingerprint: r.key_fingerprint, signature: r.signature }));
+  }
+
+  async chainSpans(range: { since?: number; until?: number }): Promise<ChainSpan[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT chain, min(chain_seq) AS first, max(chain_seq) AS last, count(*) AS n FROM events
+         WHERE chain IS NOT NULL AND time >= ? AND time < ? GROUP BY chain ORDER BY min(seq)`,
+      )
+      .all(range.since ?? -Number.MAX_SAFE_INTEGER, range.until ?? Number.MAX_SAFE_INTEGER) as { chain: string; first: number; last: number; n: number }[];
+    return rows.map((r) => ({ chain: r.chain, firstSeq: r.first, lastSeq: r.last, events: r.n }));
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {

@@ -1,3 +1,4 @@
+import type { ChainedEvent, Checkpoint } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/events.js';
 
 export interface ServiceAccount {
@@ -98,6 +99,39 @@ export interface StoredEvent {
   readonly event: AuditEvent;
 }
 
+/** One stored event as the audit trail sees it: the chain fields and the body exactly as stored. */
+export interface StoredAuditRecord {
+  /** Position in the store's append order. */
+  readonly storeSeq: number;
+  /** Null for events recorded before the store had hash chains. */
+  readonly chain: string | null;
+  readonly seq: number | null;
+  readonly prev: string | null;
+  readonly hash: string | null;
+  readonly time: number;
+  readonly type: string;
+  /** The stored JSON, unparsed: verification must judge what is stored, not a cleaned-up copy. */
+  readonly body: string;
+}
+
+export interface AuditRecordFilter {
+  readonly chain?: string;
+  /** Chain seq range, inclusive (with `chain`). */
+  readonly fromSeq?: number;
+  readonly toSeq?: number;
+  /** Event time range: `since` inclusive, `until` exclusive (ms since the epoch). */
+  readonly since?: number;
+  readonly until?: number;
+}
+
+/** The seq span of a chain's events inside a time range. */
+export interface ChainSpan {
+  readonly chain: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly events: number;
+}
+
 export interface SessionFilter {
   /** Only sessions of this identity subject. */
   readonly subject?: string;
@@ -119,8 +153,24 @@ export interface Store {
   /** Returns false when no active account has that name. */
   revokeServiceAccount(name: string): Promise<boolean>;
 
-  /** Appends a batch atomically: all of it is stored or none of it. */
-  appendEvents(events: readonly AuditEvent[]): Promise<void>;
+  /**
+   * Appends a batch atomically: all of it is stored or none of it. Checkpoints given with it are
+   * committed in the same transaction, after the events they may cover.
+   */
+  appendEvents(events: readonly ChainedEvent[], checkpoints?: readonly Checkpoint[]): Promise<void>;
+  /**
+   * The same, committed before it returns. Stores that can (SQLite) offer it; strict recording
+   * (`recording.mode: strict`) needs it, so the relay never gets ahead of the store.
+   */
+  appendEventsSync?(events: readonly ChainedEvent[], checkpoints?: readonly Checkpoint[]): void;
+  /** Makes each commit survive an OS crash or power loss, not only a process crash (strict recording). */
+  setDurableCommits?(durable: boolean): void;
+  /** Stored events in append order, in pages (large stores never sit in memory at once). */
+  auditRecords(filter?: AuditRecordFilter): AsyncIterable<StoredAuditRecord>;
+  /** Checkpoints, by chain then seq. */
+  listCheckpoints(filter?: { chain?: string }): Promise<Checkpoint[]>;
+  /** Per chain, the first and last seq of its events whose time is in [since, until). */
+  chainSpans(range: { since?: number; until?: number }): Promise<ChainSpan[]>;
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
   getSession(id: string): Promise<SessionSummary | undefined>;
   sessionEvents(id: string): Promise<StoredEvent[]>;
