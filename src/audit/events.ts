@@ -39,6 +39,8 @@ export interface StatementEvent extends EventBase {
   readonly error?: { readonly code: string; readonly message: string };
   /** The policy decision that let it run (or refused it), with the rule that made it. */
   readonly decision?: RecordedDecision;
+  /** Values masked in what it returned, by `column:detector` (or `error:`, `copy:`, `notify:`). */
+  readonly masked?: Readonly<Record<string, number>>;
   /** Set when it ran after a human approval or inside an approval window. */
   readonly approval?: { readonly requestId: string; readonly approvedBy: readonly string[]; readonly viaWindow: boolean };
 }

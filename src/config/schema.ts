@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maskingSchema } from '../mask/config.js';
 import { policySchema } from '../policy/policy.js';
 
 /** `host:port`; a bare port means 127.0.0.1. */
@@ -24,6 +25,8 @@ export const postgresConnectionSchema = z
     ca: z.string().optional(),
     /** Largest protocol message accepted from either side, in bytes. */
     maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+    /** Masking for this connection, replacing the gateway-wide `masking:` (e.g. `{ enabled: false }`). */
+    masking: maskingSchema.optional(),
   })
   .strict();
 
@@ -73,6 +76,10 @@ export const configSchema = z
      * Without it the built-in default applies (reads allowed, changes reviewed, administration denied).
      */
     policy: z.union([policySchema, z.object({ file: z.string().min(1) }).strict()]).optional(),
+    /** Inline masking of results, errors and records; on by default with the built-in detectors (docs/masking.md). */
+    masking: maskingSchema.prefault({}),
+    /** HMAC key for `hash` masking tokens (a secret reference); generated beside the store when absent. */
+    maskingKey: z.string().min(1).optional(),
     approvals: z
       .object({
         /** How often each gateway looks at the store's approval feed. */

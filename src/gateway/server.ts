@@ -16,6 +16,9 @@ import { DEFAULT_POLICY, type Policy } from '../policy/policy.js';
 import { initClassifier } from '../policy/sql/classify.js';
 import { SessionPolicy } from '../policy/statement-policy.js';
 import { registerApprovalRoutes } from './approvals-api.js';
+import { MaskConfigError, createMasker, type Masker } from '../mask/index.js';
+import { maskingKey } from '../mask/gateway-key.js';
+import { defaultKeyDir } from '../audit/keys.js';
 import { PostgresEngine } from '../protocols/postgres/engine.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -60,6 +63,28 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: { code, message } });
 }
 
+/** One masker per connection (its own `masking:` or the gateway's), null where masking is off. */
+function buildMaskers(config: GatewayConfig, log: Logger): Map<string, Masker | null> {
+  const out = new Map<string, Masker | null>();
+  let key: Buffer | undefined;
+  for (const c of config.connections) {
+    const settings = c.masking ?? config.masking;
+    if (!settings.enabled) {
+      log.warn({ connection: c.name }, 'masking is turned off for this connection');
+      out.set(c.name, null);
+      continue;
+    }
+    key ??= maskingKey(config.maskingKey, defaultKeyDir(config), log);
+    try {
+      out.set(c.name, createMasker(settings, { key }));
+    } catch (err) {
+      if (err instanceof MaskConfigError) throw new ConfigError(`connections[${c.name}].masking: ${err.message}`);
+      throw err;
+    }
+  }
+  return out;
+}
+
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
   const log = opts.logger ?? pino({ level: config.log.level, base: { service: 'hoop-gateway' } }, pino.destination(2));
   const { host, port } = parseListen(config.listen);
@@ -88,6 +113,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const policy: Policy = config.policy && 'rules' in config.policy ? config.policy : DEFAULT_POLICY;
   // The parser is WebAssembly: load it before the first session, not during it.
   await initClassifier();
+  const maskers = buildMaskers(config, log);
   const approvals = new ApprovalService(store, log, config.approvals.pollMs);
   await approvals.start();
 
@@ -173,6 +199,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const engineContext = (identity: Identity, connection: ConnectionConfig, clientAddress: string, sessionId: string, agentMeta?: AgentMeta): EngineContext => {
     const sessionLog = log.child({ session: sessionId, identity: identity.name, connection: connection.name });
     const recorderForSession = new SessionRecorder(recorder, identity, connection.name, connection.type, sessionId, agentMeta);
+    const masker = maskers.get(connection.name) ?? null;
     return {
       identity,
       connection,
@@ -182,6 +209,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       policy: new SessionPolicy(policy, identity, connection.name),
       approvals,
       agentMeta,
+      masker: masker && !masker.seesClearValues(identity.groups) ? masker : null,
+      recordMasker: masker,
     };
   };
 

@@ -6,6 +6,7 @@ import type { SessionRecorder } from '../audit/session.js';
 import type { AgentMeta } from '../auth/agent-meta.js';
 import type { ApprovalService } from '../policy/approvals.js';
 import type { SessionPolicy } from '../policy/statement-policy.js';
+import type { Masker } from '../mask/index.js';
 
 /** Everything an engine needs to serve one client stream. */
 export interface EngineContext {
@@ -22,6 +23,10 @@ export interface EngineContext {
   readonly approvals: ApprovalService;
   /** What the agent declared about itself, copied onto approval requests. */
   readonly agentMeta: AgentMeta | undefined;
+  /** Masks what reaches the client; null when masking is off here or this identity sees clear values. */
+  readonly masker: Masker | null;
+  /** Masks what is recorded (SQL, parameters, errors): applies even to identities that see clear values. */
+  readonly recordMasker: Masker | null;
 }
 
 /**

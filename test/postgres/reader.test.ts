@@ -819,12 +819,13 @@ describe('decoders: round trips', () => {
       statement: 'stmt_orders',
       formats: [1, 0, 0],
       values: fx.SAMPLE_BIND.params,
+      resultFormats: fx.SAMPLE_BIND.resultFormats,
     });
   });
 
   it('decodeBind: one format code for all, empty value is not NULL', () => {
     const b = decodeBind(fx.bindBody(fx.SAMPLE_BIND_ONE_FORMAT));
-    expect(b).toEqual({ portal: 'cur_1', statement: '', formats: [1, 1, 1], values: fx.SAMPLE_BIND_ONE_FORMAT.params });
+    expect(b).toEqual({ portal: 'cur_1', statement: '', formats: [1, 1, 1], values: fx.SAMPLE_BIND_ONE_FORMAT.params, resultFormats: fx.SAMPLE_BIND_ONE_FORMAT.resultFormats });
     expect(b.values[1]).not.toBeNull();
     expect(b.values[1]).toHaveLength(0);
   });
@@ -835,12 +836,14 @@ describe('decoders: round trips', () => {
       statement: '',
       formats: [0, 0],
       values: fx.SAMPLE_BIND_TEXT.params,
+      resultFormats: fx.SAMPLE_BIND_TEXT.resultFormats,
     });
     expect(decodeBind(fx.bindBody({ portal: 'p', statement: 's', paramFormats: [1], params: [], resultFormats: [] }))).toEqual({
       portal: 'p',
       statement: 's',
       formats: [],
       values: [],
+      resultFormats: [],
     });
   });
 

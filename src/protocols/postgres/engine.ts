@@ -27,7 +27,9 @@ import {
   wantBodies,
 } from './reader.js';
 import { checkStartupParams } from './startup-params.js';
-import { StatementTracker } from './tracker.js';
+import { type OpState, StatementTracker } from './tracker.js';
+import { type ColumnShape, type ResultShape, copyOutIsBinary, decodeRowDescription, maskCopyData, maskDataRow, maskErrorFields, maskNotification, shapeFor, unknownShape } from './masking.js';
+import type { Masker } from '../../mask/index.js';
 import {
   SSL_REFUSED,
   encodeNoticeResponse,
@@ -56,6 +58,19 @@ const CLIENT_BODIES = wantBodies([
 
 /** Server messages whose body the gateway reads: results and errors. Everything else streams through. */
 const SERVER_BODIES = wantBodies([Backend.commandComplete, Backend.errorResponse, Backend.readyForQuery]);
+
+/** With masking on, also every message that can carry data: rows, COPY data, notices, notifications. */
+const SERVER_BODIES_MASKING = wantBodies([
+  Backend.commandComplete,
+  Backend.errorResponse,
+  Backend.readyForQuery,
+  Backend.rowDescription,
+  Backend.dataRow,
+  Backend.copyData,
+  Backend.copyOutResponse,
+  Backend.noticeResponse,
+  Backend.notificationResponse,
+]);
 
 /** Startup parameters that are the gateway's to set, never the client's. */
 const RESERVED_STARTUP_PARAMS = new Set(['user', 'database', 'replication']);
@@ -217,6 +232,9 @@ function recordedSql(sql: string): string {
   return sql.length > MAX_RECORDED_SQL_CHARS ? `${sql.slice(0, MAX_RECORDED_SQL_CHARS)}…(${sql.length} chars)` : sql;
 }
 
+/** A server message the session will not forward at all (it is ending). */
+const DROPPED = Buffer.alloc(0);
+
 /** Beyond this, a client writing behind a held statement is paused until the hold is settled. */
 const MAX_PENDING_INPUT_BYTES = 4 * 1024 * 1024;
 
@@ -281,9 +299,10 @@ class PgSession {
   ) {
     this.recorder = ctx.recorder;
     this.log = ctx.log.child({ session: ctx.recorder.sessionId });
+    this.masker = ctx.masker;
     this.tracker = new StatementTracker((s) => {
       try {
-        this.recorder.statement(s);
+        this.recorder.statement(this.maskRecord(s));
       } catch (err) {
         this.recordingFailed(err);
       }
@@ -368,7 +387,7 @@ class PgSession {
     this.server = server;
     this.txStatus = backend.transactionStatus;
     this.clientReader = new FrameReader({ wantsBody: CLIENT_BODIES, maxBodyBytes: maxMessageBytes, peer: 'client' });
-    this.serverReader = new FrameReader({ wantsBody: SERVER_BODIES, maxBodyBytes: maxMessageBytes, peer: 'server' });
+    this.serverReader = new FrameReader({ wantsBody: this.masker ? SERVER_BODIES_MASKING : SERVER_BODIES, maxBodyBytes: maxMessageBytes, peer: 'server' });
 
     server.on('drain', () => {
       this.serverBlocked = false;
@@ -458,11 +477,98 @@ class PgSession {
         }
         return true;
       }
+      if (this.masker !== null) {
+        const masked = this.maskServerMessage(code, body, this.masker);
+        if (masked === DROPPED) return false;
+        if (masked !== null) {
+          this.tracker.onServerMessage(code, masked.subarray(5));
+          this.serverReader.inject(masked);
+          return false;
+        }
+      }
       this.tracker.onServerMessage(code, body);
       return true;
     },
     header: (code: number): void => this.tracker.onServerMessage(code, null),
   };
+
+  // ---- Masking: what reaches the client. Column plans are made once per RowDescription. ----
+
+  private readonly masker: Masker | null;
+  /** Columns of prepared statements (from Describe S), to mask Executes that were not described. */
+  private readonly statementColumns = new Map<string, ColumnShape[]>();
+  /** Result shapes of portals described with Describe P (formats included). */
+  private readonly portalShapes = new Map<string, ResultShape>();
+  /** What each portal runs and its result formats (from Bind). */
+  private readonly portalInfo = new Map<string, { statement: string; formats: readonly number[] }>();
+
+  /** The masked message to send instead of this one, or null to forward it as it is. */
+  private maskServerMessage(code: number, body: Buffer, m: Masker): Buffer | null {
+    const op = this.tracker.head;
+    switch (code) {
+      case Backend.rowDescription: {
+        const columns = decodeRowDescription(body);
+        if (op?.kind === 'describe' && op.describe) {
+          if (op.describe.kind === 'S') this.statementColumns.set(op.describe.name, columns);
+          else this.portalShapes.set(op.describe.name, shapeFor(columns, m));
+        } else if (op) op.shape = shapeFor(columns, m);
+        return null;
+      }
+      case Backend.dataRow: {
+        const shape = this.rowShape(op, body, m);
+        if (shape.allPass) return null;
+        const counts = op ? (op.masked ??= {}) : {};
+        return maskDataRow(body, shape, m, counts);
+      }
+      case Backend.copyData:
+        return maskCopyData(body, m, op ? (op.masked ??= {}) : {});
+      case Backend.copyOutResponse:
+        if (copyOutIsBinary(body)) {
+          this.terminate('masking-refused', 'hoop: binary COPY output cannot be masked; use COPY … TO STDOUT in text or CSV format');
+          return DROPPED;
+        }
+        return null;
+      case Backend.errorResponse:
+      case Backend.noticeResponse:
+        return maskErrorFields(code, body, m, op ? (op.masked ??= {}) : {});
+      case Backend.notificationResponse:
+        return maskNotification(body, m, {});
+      default:
+        return null;
+    }
+  }
+
+  /** The columns of a DataRow: from its query's RowDescription, its portal's, or its statement's. */
+  private rowShape(op: OpState | undefined, body: Buffer, m: Masker): ResultShape {
+    if (op?.shape) return op.shape;
+    let shape: ResultShape | undefined;
+    const count = body.length >= 2 ? body.readInt16BE(0) : 0;
+    if (op?.kind === 'execute' && op.portal !== undefined) {
+      shape = this.portalShapes.get(op.portal);
+      const info = this.portalInfo.get(op.portal);
+      const columns = info ? this.statementColumns.get(info.statement) : undefined;
+      if (!shape && columns && info) {
+        const f = info.formats;
+        shape = shapeFor(columns.map((c, i) => ({ ...c, format: f.length === 0 ? 0 : f.length === 1 ? f[0]! : (f[i] ?? 0) })), m);
+      }
+      shape ??= unknownShape(count, info?.formats ?? []);
+    }
+    shape ??= unknownShape(count, []);
+    if (op) op.shape = shape;
+    return shape;
+  }
+
+  /** What is recorded never holds a raw sensitive value, whoever the client is. */
+  private maskRecord<T extends { sql: string; params?: readonly (string | null)[]; error?: { code: string; message: string } }>(s: T): T {
+    const m = this.ctx.recordMasker;
+    if (!m) return s;
+    return {
+      ...s,
+      sql: m.maskText(s.sql).text,
+      ...(s.params ? { params: s.params.map((p) => (p === null ? null : m.maskText(p).text)) } : {}),
+      ...(s.error ? { error: { code: s.error.code, message: m.maskText(s.error.message).text } } : {}),
+    };
+  }
 
   private readonly onClientData = (chunk: Buffer): void => {
     if (this.holding || this.pendingInput.length > 0) {
@@ -547,6 +653,7 @@ class PgSession {
         const decision = this.ctx.policy.check(p.sql);
         if (decision.action === 'allow') {
           this.statements.set(p.name, p.sql);
+          this.statementColumns.delete(p.name);
           this.tracker.push({ kind: 'parse', sql: recordedSql(p.sql), start: now, decision: recordedDecision(decision) });
           return true;
         }
@@ -562,6 +669,8 @@ class PgSession {
       case Frontend.bind: {
         const b = decodeBind(body);
         const prepared = this.statements.get(b.statement);
+        this.portalInfo.set(b.portal, { statement: b.statement, formats: b.resultFormats });
+        this.portalShapes.delete(b.portal);
         this.portals.set(b.portal, { sql: prepared ?? '', params: b.values.map((v, i) => recordedParam(v, b.formats[i] ?? 0)), decision: this.statementDecisions.get(b.statement) });
         this.tracker.push({ kind: 'bind', start: now });
         return true;
@@ -570,6 +679,7 @@ class PgSession {
         const e = decodeExecute(body);
         const portal = this.portals.get(e.portal);
         this.tracker.push({
+          portal: e.portal,
           kind: 'execute',
           sql: recordedSql(portal?.sql ?? ''),
           params: portal?.params ?? [],
@@ -579,8 +689,8 @@ class PgSession {
         return true;
       }
       case Frontend.describe: {
-        decodeTarget(body, 'Describe');
-        this.tracker.push({ kind: 'describe', start: now });
+        const target = decodeTarget(body, 'Describe');
+        this.tracker.push({ kind: 'describe', start: now, describe: target });
         return true;
       }
       case Frontend.close: {
@@ -623,7 +733,7 @@ class PgSession {
 
   private recordRefusal(sql: string, decision: Decision, start: number, protocol: 'simple' | 'extended' | 'function-call'): void {
     try {
-      this.recorder.statement({
+      this.recorder.statement(this.maskRecord({
         protocol,
         sql: recordedSql(sql),
         time: Math.round(performance.timeOrigin + start),
@@ -631,7 +741,7 @@ class PgSession {
         rows: 0,
         error: { code: '42501', message: denialMessage(decision) },
         decision: recordedDecision(decision),
-      });
+      }));
     } catch (err) {
       this.recordingFailed(err);
     }
@@ -676,7 +786,7 @@ class PgSession {
     this.recorder.approval({
       type: 'approval.requested',
       requestId: request.id,
-      sql: recordedSql(h.sql),
+      sql: this.ctx.recordMasker ? this.ctx.recordMasker.maskText(recordedSql(h.sql)).text : recordedSql(h.sql),
       decision: recordedDecision(decision),
       approverGroups: decision.approvers,
       approvalsNeeded: decision.approvals,
@@ -724,7 +834,7 @@ class PgSession {
         }
         this.toServer(h.frame);
       } else {
-        this.recorder.statement({
+        this.recorder.statement(this.maskRecord({
           protocol: h.kind === 'query' ? 'simple' : 'extended',
           sql: recordedSql(h.sql),
           time: Math.round(performance.timeOrigin + h.start),
@@ -732,7 +842,7 @@ class PgSession {
           rows: 0,
           error: { code: '42501', message: outcome.message },
           decision: reviewed,
-        });
+        }));
         if (h.kind === 'query') this.refuseSimple(outcome.message);
         else this.discardError = denialError(outcome.message);
       }

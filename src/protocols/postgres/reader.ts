@@ -394,6 +394,8 @@ export interface BindMessage {
   /** Format code per parameter (0 text, 1 binary), after the protocol's one-code-for-all rule. */
   readonly formats: readonly number[];
   readonly values: readonly (Buffer | null)[];
+  /** Result column format codes as sent: none (all text), one for all, or one per column. */
+  readonly resultFormats: readonly number[];
 }
 
 /**
@@ -420,8 +422,9 @@ export function decodeBind(body: Buffer): BindMessage {
   }
   const nr = c.int16();
   if (nr < 0) throw new PgProtocolError('Bind: negative result format count');
-  c.bytes(nr * 2);
-  return { portal, statement, formats, values };
+  const resultFormats: number[] = [];
+  for (let i = 0; i < nr; i++) resultFormats.push(c.int16());
+  return { portal, statement, formats, values, resultFormats };
 }
 
 /** Execute 'E': CString portal, Int32 max rows (0 = all). */

@@ -1,4 +1,5 @@
 import type { RecordedDecision, StatementEvent } from '../../audit/events.js';
+import type { ResultShape } from './masking.js';
 import { encodeReadyForQuery } from './writer.js';
 import { Backend, ErrorField } from './messages.js';
 import { decodeCommandComplete, decodeErrorFields, rowsFromTag } from './reader.js';
@@ -18,15 +19,22 @@ export interface PendingOp {
   readonly approval?: StatementEvent['approval'];
   /** Sync after a refused Parse: the error the client sees just before this Sync's ReadyForQuery. */
   readonly injectBeforeReady?: Buffer;
+  /** Execute: the portal it runs. Describe: what it describes. */
+  readonly portal?: string;
+  readonly describe?: { readonly kind: 'S' | 'P'; readonly name: string };
   /** A refused simple query, answered (ErrorResponse + ReadyForQuery) when its turn comes. */
   readonly refusal?: Buffer;
 }
 
-interface OpState extends PendingOp {
+export interface OpState extends PendingOp {
   rows: number;
   dataRows: number;
   tag: string | undefined;
   error: { code: string; message: string } | undefined;
+  /** Columns of the rows this op returns, once known (masking). */
+  shape?: ResultShape;
+  /** Values masked in its results, by `column:detector`. */
+  masked?: Record<string, number>;
 }
 
 function errorSummary(body: Buffer): { code: string; message: string } {
@@ -42,7 +50,7 @@ function errorSummary(body: Buffer): { code: string; message: string } {
  */
 export class StatementTracker {
   private ops: OpState[] = [];
-  private head = 0;
+  private first = 0;
 
   constructor(private readonly emit: (statement: StatementFields) => void) {}
 
@@ -53,7 +61,7 @@ export class StatementTracker {
   /** Statements sent and not yet answered. */
   get pendingStatements(): number {
     let n = 0;
-    for (let i = this.head; i < this.ops.length; i++) {
+    for (let i = this.first; i < this.ops.length; i++) {
       const k = this.ops[i]!.kind;
       if (k === 'query' || k === 'execute' || k === 'function-call') n++;
     }
@@ -62,7 +70,7 @@ export class StatementTracker {
 
   /** `body` is given for CommandComplete, ErrorResponse and ReadyForQuery; null for streamed messages. */
   onServerMessage(code: number, body: Buffer | null): void {
-    const op = this.ops[this.head];
+    const op = this.ops[this.first];
     switch (code) {
       case Backend.dataRow:
         if (op) op.dataRows++;
@@ -94,7 +102,7 @@ export class StatementTracker {
         if (op.kind === 'execute' || op.kind === 'parse') this.complete();
         else this.drop();
         // The server ignores everything up to the next Sync.
-        while (this.head < this.ops.length && this.ops[this.head]!.kind !== 'sync') this.drop();
+        while (this.first < this.ops.length && this.ops[this.first]!.kind !== 'sync') this.drop();
         return;
       }
       case Backend.readyForQuery:
@@ -118,9 +126,14 @@ export class StatementTracker {
     }
   }
 
+  /** The oldest op still waiting: the one the server is answering now. */
+  get head(): OpState | undefined {
+    return this.ops[this.first];
+  }
+
   /** Nothing sent is waiting for an answer. */
   get isIdle(): boolean {
-    return this.head === this.ops.length;
+    return this.first === this.ops.length;
   }
 
   /**
@@ -130,8 +143,8 @@ export class StatementTracker {
    */
   onReadyForQuery(): { before: Buffer; after: (status: 'I' | 'T' | 'E') => Buffer } | null {
     let before: Buffer | undefined;
-    while (this.head < this.ops.length) {
-      const op = this.ops[this.head]!;
+    while (this.first < this.ops.length) {
+      const op = this.ops[this.first]!;
       if (op.kind === 'query' || op.kind === 'function-call') {
         this.complete();
         break;
@@ -143,7 +156,7 @@ export class StatementTracker {
       }
     }
     const refusals: Buffer[] = [];
-    while (this.head < this.ops.length && this.ops[this.head]!.kind === 'refusal') refusals.push(this.ops[this.head++]!.refusal!);
+    while (this.first < this.ops.length && this.ops[this.first]!.kind === 'refusal') refusals.push(this.ops[this.first++]!.refusal!);
     this.compact();
     if (before === undefined && refusals.length === 0) return null;
     return {
@@ -154,8 +167,8 @@ export class StatementTracker {
 
   /** Records every unanswered statement as failed (the session ended under it). */
   abandon(reason: string): void {
-    while (this.head < this.ops.length) {
-      const op = this.ops[this.head]!;
+    while (this.first < this.ops.length) {
+      const op = this.ops[this.first]!;
       if (op.kind === 'query' || op.kind === 'execute') {
         op.error ??= { code: 'HOOP_ABANDONED', message: `session ended before the statement completed (${reason})` };
         this.complete();
@@ -164,7 +177,7 @@ export class StatementTracker {
   }
 
   private complete(): void {
-    const op = this.ops[this.head++]!;
+    const op = this.ops[this.first++]!;
     const now = performance.now();
     this.emit({
       protocol: op.kind === 'query' ? 'simple' : op.kind === 'function-call' ? 'function-call' : 'extended',
@@ -177,20 +190,21 @@ export class StatementTracker {
       ...(op.error !== undefined ? { error: op.error } : {}),
       ...(op.decision !== undefined ? { decision: op.decision } : {}),
       ...(op.approval !== undefined ? { approval: op.approval } : {}),
+      ...(op.masked !== undefined ? { masked: op.masked } : {}),
     });
   }
 
   private drop(): void {
-    this.head++;
+    this.first++;
   }
 
   private compact(): void {
-    if (this.head === this.ops.length) {
+    if (this.first === this.ops.length) {
       this.ops = [];
-      this.head = 0;
-    } else if (this.head > 1024) {
-      this.ops = this.ops.slice(this.head);
-      this.head = 0;
+      this.first = 0;
+    } else if (this.first > 1024) {
+      this.ops = this.ops.slice(this.first);
+      this.first = 0;
     }
   }
 }
