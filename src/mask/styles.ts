@@ -110,8 +110,10 @@ const NORMALIZE: Readonly<Record<string, (v: string) => string>> = {
   ipv6: (v) => v.toLowerCase(),
 };
 
+const asIs = (v: string): string => v;
+
 export function normalizeFor(label: string): (v: string) => string {
-  return NORMALIZE[label] ?? ((v: string) => v);
+  return NORMALIZE[label] ?? asIs;
 }
 
 export const HASH_HEX_CHARS = 16;
@@ -138,8 +140,10 @@ export const TOKEN_KEY_CONTEXT = 'hoop-mask-token-v1\u0000';
 export class Tokenizer {
   private readonly ipad: string;
   private readonly outer = Buffer.alloc(96);
-  // Result sets repeat values (GROUP BY, joins), so remember recent ones.
-  private readonly cache = new Map<string, string>();
+  // Result sets repeat values (GROUP BY, joins), so remember recent ones, per label (no key
+  // concatenation per lookup); dropped wholesale when full, which is cheaper than an LRU.
+  private readonly cache = new Map<string, Map<string, string>>();
+  private cached = 0;
 
   constructor(key: Uint8Array) {
     const derived = hash('sha256', Buffer.concat([Buffer.from(TOKEN_KEY_CONTEXT, 'utf8'), key]), 'hex');
@@ -158,12 +162,20 @@ export class Tokenizer {
 
   token(label: string, value: string): string {
     const normalized = normalizeFor(label)(value);
-    const cacheKey = `${label}\u0000${normalized}`;
-    let hex = this.cache.get(cacheKey);
+    let byValue = this.cache.get(label);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.cache.set(label, byValue);
+    }
+    let hex = byValue.get(normalized);
     if (hex === undefined) {
       hex = this.hmacHex(normalized).slice(0, HASH_HEX_CHARS);
-      if (this.cache.size >= HASH_CACHE_LIMIT) this.cache.clear();
-      this.cache.set(cacheKey, hex);
+      if (this.cached >= HASH_CACHE_LIMIT) {
+        for (const m of this.cache.values()) m.clear();
+        this.cached = 0;
+      }
+      byValue.set(normalized, hex);
+      this.cached++;
     }
     return `tok_${label}_${hex}`;
   }

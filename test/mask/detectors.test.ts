@@ -117,7 +117,14 @@ describe('card', () => {
       '4242 42 4242 4242 4242',
       '4242 4242-4242 4242',
       '1188877667362123456',
+      'IBAN DE58 5452 3439 7464 8491 71', // an IBAN with a bad checksum is still no card
     ]);
+  });
+
+  it('is ambiguous by design where the shape is identical', () => {
+    // Documented: a Luhn-valid, issuer-valid number shaped like a card is a card, even a test one.
+    expect(found('card', 'test card 4242 4242 4242 4242')).toEqual(['4242 4242 4242 4242']);
+    expect(found('phone', 'ticket 234-567-8901')).toEqual(['234-567-8901']);
   });
 });
 

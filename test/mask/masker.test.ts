@@ -225,3 +225,18 @@ describe('partial PEM', () => {
     expect(m.maskText('-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq').text).toBe('-----BEGIN PRIVATE KEY-----\n****\n');
   });
 });
+
+describe('rows as text (COPY, CSV)', () => {
+  it('masks every field of a COPY text row and of a CSV row', () => {
+    const m = createMasker({});
+    const fields = ['ada.lovelace1@example.com', '+1 415 555 0123', '5529562243577699', '123-45-6789', 'DE89 3704 0044 0532 0130 00', 'sk_live_abcdefghijklmnopqrstuvwx'];
+    const tsv = `1\tAda Lovelace\t${fields.join('\t')}\t{"card": "5529562243577699"}\t3.14`;
+    const csv = `1,Ada Lovelace,${fields.join(',')},"{""card"": ""5529562243577699""}",3.14`;
+    expect(m.maskText(tsv).text).toBe(
+      '1\tAda Lovelace\t[REDACTED:email]\t[REDACTED:phone]\t[REDACTED:card]\t[REDACTED:ssn]\t[REDACTED:iban]\t[REDACTED:stripe-key]\t{"card": "[REDACTED:card]"}\t3.14',
+    );
+    expect(m.maskText(csv).text).toBe(
+      '1,Ada Lovelace,[REDACTED:email],[REDACTED:phone],[REDACTED:card],[REDACTED:ssn],[REDACTED:iban],[REDACTED:stripe-key],"{""card"": ""[REDACTED:card]""}",3.14',
+    );
+  });
+});

@@ -50,6 +50,8 @@ export interface GatewayOptions {
   /** More top-level YAML (auth:, listeners:…). */
   readonly extraYaml?: string;
   readonly env?: Record<string, string>;
+  /** Start on an existing gateway folder (its config, store and keys): a restart. */
+  readonly reuseDir?: string;
 }
 
 /** The real 127.0.0.1:5432 PostgreSQL as connection `pg-local`. */
@@ -71,9 +73,9 @@ export const ALLOW_ALL_POLICY = `policy:\n  rules:\n    - name: test-allow-all\n
 
 /** Starts `hoop gateway` as its own process (as in production) on a free loopback port. */
 export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayProcess> {
-  const dir = tempDir('gw');
+  const dir = opts.reuseDir ?? tempDir('gw');
   const configPath = join(dir, 'hoop.yaml');
-  writeFileSync(
+  if (!opts.reuseDir) writeFileSync(
     configPath,
     `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\n${opts.extraYaml ?? ''}\n${opts.extraYaml?.includes('policy:') ? '' : ALLOW_ALL_POLICY}\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
   );

@@ -68,7 +68,8 @@ function label(column: ColumnShape, detector: string): string {
 export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, counts: Record<string, number>): Buffer | null {
   const c = new Cursor(body, 'DataRow');
   const n = c.int16();
-  let values: (Buffer | null)[] | null = null;
+  /** Only the values that change; the rest are copied from the original row. */
+  let replaced: Map<number, Buffer | null> | null = null;
   const originals: (Buffer | null)[] = [];
   for (let i = 0; i < n; i++) {
     const len = c.int32();
@@ -83,8 +84,7 @@ export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, co
     if (column.format === 1) {
       if (!TEXT_LIKE.has(column.typeOid)) {
         if (column.typeOid !== 0) continue;
-        values ??= originals.slice();
-        values[i] = null;
+        (replaced ??= new Map()).set(i, null);
         counts[label(column, 'withheld')] = (counts[label(column, 'withheld')] ?? 0) + 1;
         continue;
       }
@@ -97,11 +97,11 @@ export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, co
     const masked = masker.maskValue(text, entry, local);
     if (masked === text) continue;
     for (const [k, v] of Object.entries(local)) counts[label(column, k)] = (counts[label(column, k)] ?? 0) + v;
-    values ??= originals.slice();
-    values[i] = masked === null ? null : prefix ? Buffer.concat([prefix, Buffer.from(masked, 'utf8')]) : Buffer.from(masked, 'utf8');
+    (replaced ??= new Map()).set(i, masked === null ? null : prefix ? Buffer.concat([prefix, Buffer.from(masked, 'utf8')]) : Buffer.from(masked, 'utf8'));
   }
-  if (values === null) return null;
-  for (let i = originals.length; i < n; i++) values.push(originals[i]!);
+  if (replaced === null) return null;
+  const changes = replaced;
+  const values = originals.map((v, i) => (changes.has(i) ? changes.get(i)! : v));
   let size = 2;
   for (const v of values) size += 4 + (v === null ? 0 : v.length);
   const out = Buffer.allocUnsafe(size);
