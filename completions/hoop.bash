@@ -11,7 +11,7 @@ _hoop() {
     esac
   done
   case "$path" in
-    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy audit gateway admin completion --help --version" ;;
+    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy mask audit gateway admin completion --help --version" ;;
     "admin") opts="service-account --help" ;;
     "admin service-account") opts="create list revoke --help" ;;
     "admin service-account create") opts="-g --groups -c --config --json --help" ;;
@@ -34,6 +34,8 @@ _hoop() {
     "gateway") opts="-c --config --help" ;;
     "login") opts="--gateway --no-browser --client-credentials --token --json --help" ;;
     "logout") opts="--help" ;;
+    "mask") opts="test --help" ;;
+    "mask test") opts="--csv --no-header -c --config --connection --json --help" ;;
     "policy") opts="check explain --help" ;;
     "policy check") opts="--json --help" ;;
     "policy explain") opts="--connection --as --groups --sql --policy -c --config --json --help" ;;
@@ -47,10 +49,11 @@ _hoop() {
 }
 _hoop_children() {
   case "$1" in
-    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy audit gateway admin completion" ;;
+    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy mask audit gateway admin completion" ;;
     "sessions") echo "show" ;;
     "approvals") echo "list" ;;
     "policy") echo "check explain" ;;
+    "mask") echo "test" ;;
     "audit") echo "verify export report keygen" ;;
     "admin") echo "service-account" ;;
     "admin service-account") echo "create list revoke" ;;

@@ -17,6 +17,7 @@ import exec from './exec.js';
 import gateway from './gateway.js';
 import login from './login.js';
 import logout from './logout.js';
+import maskTest from './mask-test.js';
 import policyCheck from './policy-check.js';
 import policyExplain from './policy-explain.js';
 import sessions from './sessions.js';
@@ -44,6 +45,7 @@ export const registry: readonly CommandSpec[] = [
   approvalsList,
   policyCheck,
   policyExplain,
+  maskTest,
   auditVerify,
   auditExport,
   auditReport,

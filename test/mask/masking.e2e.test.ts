@@ -130,6 +130,37 @@ describe('masking through the gateway', () => {
   });
 });
 
+describe('clear values for named groups', () => {
+  let gw: GatewayProcess;
+
+  beforeAll(async () => {
+    await directQuery(`drop table if exists ${table}_g; create table ${table}_g (card text); insert into ${table}_g values ('4242424242424242')`);
+    gw = await startGateway({ extraYaml: 'masking:\n  unmaskedGroups: [pii-readers]\n' });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await directQuery(`drop table if exists ${table}_g`).catch(() => {});
+  });
+
+  it('pii-readers see the clear value, others a masked one, and the record is masked for both', async () => {
+    const reader = await startConnect('pg-local', gw.url, await gw.createToken('pii-reader', ['pii-readers']));
+    const other = await startConnect('pg-local', gw.url, await gw.createToken('engineer', ['engineers']));
+    try {
+      const sql = `select card, '4111 1111 1111 1111' as literal from ${table}_g`;
+      expect(String((await psql(reader.port, ['-At', '-c', sql])).stdout)).toBe('4242424242424242|4111 1111 1111 1111');
+      expect(String((await psql(other.port, ['-At', '-c', sql])).stdout)).toBe('[REDACTED:card]|[REDACTED:card]');
+      await new Promise((res) => setTimeout(res, 300));
+      const stored = readdirSync(join(gw.dir, 'data')).map((f) => readFileSync(join(gw.dir, 'data', f)).toString('latin1')).join('\n');
+      expect(stored).not.toContain('4111 1111 1111 1111');
+      expect(stored).toContain('card:card');
+    } finally {
+      await reader.stop();
+      await other.stop();
+    }
+  });
+});
+
 describe('hash tokens', () => {
   let gwA: GatewayProcess;
   let gwB: GatewayProcess;
@@ -181,5 +212,20 @@ describe('hash tokens', () => {
     }
     const other = [...(await grouped(gwB)).keys()].sort();
     expect(other).not.toEqual(first);
+  });
+});
+
+describe('hoop mask test', () => {
+  it('shows what would be masked in text and CSV, by detector and rule', async () => {
+    const { hoop } = await import('../support/hoop.js');
+    const text = await hoop(['mask', 'test'], { input: 'card 4242 4242 4242 4242 and mail a@example.com\nnothing here\n' });
+    expect(text.exitCode, String(text.stderr)).toBe(0);
+    expect(text.stdout).toMatch(/line 1 \[5-24\] card → \[REDACTED:card\]/);
+    expect(text.stdout).toMatch(/line 1 .* email → \[REDACTED:email\]/);
+    expect(text.stderr).toContain('2 values would be masked');
+    const csv = await hoop(['mask', 'test', '--csv', '--json'], { input: 'id,ssn,note\n1,123-45-6789,call +1 415 555 2671\n' });
+    const r = JSON.parse(String(csv.stdout)) as { cells: { column: string }[]; maskedCsv: string };
+    expect(r.cells.map((c) => c.column).sort()).toEqual(['note', 'ssn']);
+    expect(r.maskedCsv).not.toContain('123-45-6789');
   });
 });
