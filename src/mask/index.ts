@@ -21,5 +21,6 @@ export {
 } from './detectors/index.js';
 export type { BuiltinDetectorName } from './detectors/index.js';
 export { HASH_HEX_CHARS } from './styles.js';
+export type { ScanDetector } from './scan.js';
 export { MASK_STYLES } from './types.js';
 export type { Detector, Match, MaskStyle } from './types.js';
