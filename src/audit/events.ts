@@ -39,6 +39,8 @@ export interface StatementEvent extends EventBase {
   readonly error?: { readonly code: string; readonly message: string };
   /** The policy decision that let it run (or refused it), with the rule that made it. */
   readonly decision?: RecordedDecision;
+  /** The first rows it returned (masked as the client saw them), for replay. */
+  readonly result?: { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[]; readonly truncated: boolean };
   /** Values masked in what it returned, by `column:detector` (or `error:`, `copy:`, `notify:`). */
   readonly masked?: Readonly<Record<string, number>>;
   /** Set when it ran after a human approval or inside an approval window. */

@@ -91,6 +91,8 @@ export const configSchema = z
       .object({
         /** Largest batch written in one store transaction. */
         batchSize: z.number().int().min(1).max(10000).default(256),
+        /** Rows of each result kept in the statement's record (masked), for replay; 0 keeps none. */
+        resultRows: z.number().int().min(0).max(10000).default(100),
         /** How long an event may wait before its batch is written. */
         flushIntervalMs: z.number().int().min(1).max(10000).default(50),
         /**
@@ -101,7 +103,7 @@ export const configSchema = z
         mode: z.enum(['batched', 'strict']).default('batched'),
       })
       .strict()
-      .default({ batchSize: 256, flushIntervalMs: 50, mode: 'batched' }),
+      .default({ batchSize: 256, resultRows: 100, flushIntervalMs: 50, mode: 'batched' }),
     /** The tamper-evident trail: hash-chained events and signed checkpoints (docs/audit.md). */
     audit: z
       .object({

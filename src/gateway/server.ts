@@ -211,6 +211,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       agentMeta,
       masker: masker && !masker.seesClearValues(identity.groups) ? masker : null,
       recordMasker: masker,
+      captureRows: config.recording.resultRows,
     };
   };
 

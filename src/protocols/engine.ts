@@ -27,6 +27,8 @@ export interface EngineContext {
   readonly masker: Masker | null;
   /** Masks what is recorded (SQL, parameters, errors): applies even to identities that see clear values. */
   readonly recordMasker: Masker | null;
+  /** Rows of each result to keep in the statement's record (0: none). */
+  readonly captureRows: number;
 }
 
 /**

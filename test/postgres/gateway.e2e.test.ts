@@ -158,12 +158,17 @@ describe('PostgreSQL through the gateway', () => {
     let found: string | undefined;
     for (const s of sessions) {
       const show = await hoop(['sessions', 'show', s.id, '--json', '--gateway', gw.url, '--token', token]);
-      const body = JSON.parse(String(show.stdout)) as { events: { type: string; sql?: string; identity: { name: string; groups: string[] } }[] };
+      const body = JSON.parse(String(show.stdout)) as { events: { type: string; sql?: string; identity: { name: string; groups: string[] }; result?: { columns: string[]; rows: string[][]; truncated: boolean } }[] };
       for (const e of body.events) {
         expect(e.identity.name).toBe('e2e-agent');
         expect(e.identity.groups).toEqual(['engineers', 'admins']);
       }
-      if (body.events.some((e) => e.type === 'statement' && e.sql?.includes(marker))) found = s.id;
+      const hit = body.events.find((e) => e.type === 'statement' && e.sql?.includes(marker));
+      if (hit) {
+        found = s.id;
+        // The first rows of the result are kept (masked) for replay.
+        expect(hit.result).toEqual({ columns: ['?column?'], rows: [[marker]], truncated: false });
+      }
     }
     expect(found).toBeDefined();
     const text = await hoop(['sessions', 'show', found!, '--gateway', gw.url, '--token', token]);

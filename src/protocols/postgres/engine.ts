@@ -28,7 +28,7 @@ import {
 } from './reader.js';
 import { checkStartupParams } from './startup-params.js';
 import { type OpState, StatementTracker } from './tracker.js';
-import { type ColumnShape, type ResultShape, copyOutIsBinary, decodeRowDescription, maskCopyData, maskDataRow, maskErrorFields, maskNotification, shapeFor, unknownShape } from './masking.js';
+import { type ColumnShape, type ResultShape, copyOutIsBinary, decodeRowDescription, decodeRowValues, maskCopyData, maskDataRow, maskErrorFields, maskNotification, shapeFor, unknownShape } from './masking.js';
 import type { Masker } from '../../mask/index.js';
 import {
   SSL_REFUSED,
@@ -58,6 +58,9 @@ const CLIENT_BODIES = wantBodies([
 
 /** Server messages whose body the gateway reads: results and errors. Everything else streams through. */
 const SERVER_BODIES = wantBodies([Backend.commandComplete, Backend.errorResponse, Backend.readyForQuery]);
+
+/** With result capture on: row descriptions and rows, to record the first rows of each result. */
+const SERVER_BODIES_CAPTURE = wantBodies([Backend.commandComplete, Backend.errorResponse, Backend.readyForQuery, Backend.rowDescription, Backend.dataRow]);
 
 /** With masking on, also every message that can carry data: rows, COPY data, notices, notifications. */
 const SERVER_BODIES_MASKING = wantBodies([
@@ -232,6 +235,9 @@ function recordedSql(sql: string): string {
   return sql.length > MAX_RECORDED_SQL_CHARS ? `${sql.slice(0, MAX_RECORDED_SQL_CHARS)}…(${sql.length} chars)` : sql;
 }
 
+/** Longest value kept in a captured result row; the rest is cut with a note. */
+const MAX_CAPTURED_VALUE_CHARS = 256;
+
 /** A server message the session will not forward at all (it is ending). */
 const DROPPED = Buffer.alloc(0);
 
@@ -300,6 +306,7 @@ class PgSession {
     this.recorder = ctx.recorder;
     this.log = ctx.log.child({ session: ctx.recorder.sessionId });
     this.masker = ctx.masker;
+    this.captureRows = ctx.captureRows;
     this.tracker = new StatementTracker((s) => {
       try {
         this.recorder.statement(this.maskRecord(s));
@@ -387,7 +394,8 @@ class PgSession {
     this.server = server;
     this.txStatus = backend.transactionStatus;
     this.clientReader = new FrameReader({ wantsBody: CLIENT_BODIES, maxBodyBytes: maxMessageBytes, peer: 'client' });
-    this.serverReader = new FrameReader({ wantsBody: this.masker ? SERVER_BODIES_MASKING : SERVER_BODIES, maxBodyBytes: maxMessageBytes, peer: 'server' });
+    const wants = this.masker ? SERVER_BODIES_MASKING : this.captureRows > 0 ? SERVER_BODIES_CAPTURE : SERVER_BODIES;
+    this.serverReader = new FrameReader({ wantsBody: wants, maxBodyBytes: maxMessageBytes, peer: 'server' });
 
     server.on('drain', () => {
       this.serverBlocked = false;
@@ -477,15 +485,19 @@ class PgSession {
         }
         return true;
       }
+      if (code === Backend.rowDescription) this.onRowDescription(body);
       if (this.masker !== null) {
         const masked = this.maskServerMessage(code, body, this.masker);
         if (masked === DROPPED) return false;
         if (masked !== null) {
-          this.tracker.onServerMessage(code, masked.subarray(5));
+          const maskedBody = masked.subarray(5);
+          if (code === Backend.dataRow) this.captureRow(maskedBody);
+          this.tracker.onServerMessage(code, maskedBody);
           this.serverReader.inject(masked);
           return false;
         }
       }
+      if (code === Backend.dataRow) this.captureRow(body);
       this.tracker.onServerMessage(code, body);
       return true;
     },
@@ -495,10 +507,12 @@ class PgSession {
   // ---- Masking: what reaches the client. Column plans are made once per RowDescription. ----
 
   private readonly masker: Masker | null;
+  /** How many rows of each result to record (0: none). */
+  private readonly captureRows: number;
   /** Columns of prepared statements (from Describe S), to mask Executes that were not described. */
   private readonly statementColumns = new Map<string, ColumnShape[]>();
-  /** Result shapes of portals described with Describe P (formats included). */
-  private readonly portalShapes = new Map<string, ResultShape>();
+  /** Columns of portals described with Describe P (formats included). */
+  private readonly portalColumns = new Map<string, ColumnShape[]>();
   /** What each portal runs and its result formats (from Bind). */
   private readonly portalInfo = new Map<string, { statement: string; formats: readonly number[] }>();
 
@@ -506,14 +520,6 @@ class PgSession {
   private maskServerMessage(code: number, body: Buffer, m: Masker): Buffer | null {
     const op = this.tracker.head;
     switch (code) {
-      case Backend.rowDescription: {
-        const columns = decodeRowDescription(body);
-        if (op?.kind === 'describe' && op.describe) {
-          if (op.describe.kind === 'S') this.statementColumns.set(op.describe.name, columns);
-          else this.portalShapes.set(op.describe.name, shapeFor(columns, m));
-        } else if (op) op.shape = shapeFor(columns, m);
-        return null;
-      }
       case Backend.dataRow: {
         const shape = this.rowShape(op, body, m);
         if (shape.allPass) return null;
@@ -541,21 +547,63 @@ class PgSession {
   /** The columns of a DataRow: from its query's RowDescription, its portal's, or its statement's. */
   private rowShape(op: OpState | undefined, body: Buffer, m: Masker): ResultShape {
     if (op?.shape) return op.shape;
-    let shape: ResultShape | undefined;
     const count = body.length >= 2 ? body.readInt16BE(0) : 0;
-    if (op?.kind === 'execute' && op.portal !== undefined) {
-      shape = this.portalShapes.get(op.portal);
-      const info = this.portalInfo.get(op.portal);
-      const columns = info ? this.statementColumns.get(info.statement) : undefined;
-      if (!shape && columns && info) {
-        const f = info.formats;
-        shape = shapeFor(columns.map((c, i) => ({ ...c, format: f.length === 0 ? 0 : f.length === 1 ? f[0]! : (f[i] ?? 0) })), m);
-      }
-      shape ??= unknownShape(count, info?.formats ?? []);
-    }
-    shape ??= unknownShape(count, []);
+    const columns = this.columnsOf(op);
+    const shape = columns ? shapeFor(columns, m) : unknownShape(count, op?.kind === 'execute' && op.portal !== undefined ? (this.portalInfo.get(op.portal)?.formats ?? []) : []);
     if (op) op.shape = shape;
     return shape;
+  }
+
+  /** RowDescription: the columns of a described statement or portal, or of the running query. */
+  private onRowDescription(body: Buffer): void {
+    const columns = decodeRowDescription(body);
+    const op = this.tracker.head;
+    if (op?.kind === 'describe' && op.describe) {
+      if (op.describe.kind === 'S') this.statementColumns.set(op.describe.name, columns);
+      else this.portalColumns.set(op.describe.name, columns);
+    } else if (op) {
+      op.columns = columns;
+      op.shape = undefined;
+    }
+  }
+
+  /** The columns of the rows an op returns: its own RowDescription, its portal's, or its statement's. */
+  private columnsOf(op: OpState | undefined): readonly ColumnShape[] | undefined {
+    if (!op) return undefined;
+    if (op.columns) return op.columns;
+    if (op.kind !== 'execute' || op.portal === undefined) return undefined;
+    const described = this.portalColumns.get(op.portal);
+    if (described) return (op.columns = described);
+    const info = this.portalInfo.get(op.portal);
+    const columns = info ? this.statementColumns.get(info.statement) : undefined;
+    if (!columns || !info) return undefined;
+    const f = info.formats;
+    return (op.columns = columns.map((c, i) => ({ ...c, format: f.length === 0 ? 0 : f.length === 1 ? f[0]! : (f[i] ?? 0) })));
+  }
+
+  /** Keeps the first rows of each result (already masked) for the statement's record and replay. */
+  private captureRow(body: Buffer): void {
+    const op = this.tracker.head;
+    if (!op || this.captureRows === 0 || (op.kind !== 'query' && op.kind !== 'execute')) return;
+    const rows = (op.capturedRows ??= []);
+    if (rows.length >= this.captureRows) {
+      op.captureTruncated = true;
+      return;
+    }
+    try {
+      const columns = this.columnsOf(op);
+      let values = decodeRowValues(body, columns, MAX_CAPTURED_VALUE_CHARS);
+      // An identity that sees clear values still gets a masked record.
+      const rm = this.ctx.recordMasker;
+      if (this.masker === null && rm) {
+        const plan = columns ? shapeFor(columns, rm).plan : undefined;
+        values = values.map((v, i) => rm.maskValue(v, plan?.[i] ?? 'detect'));
+      }
+      rows.push(values);
+      op.capturedColumns ??= columns ? columns.map((c) => c.name) : undefined;
+    } catch {
+      // A row that does not decode is the relay's problem to report, not the recorder's.
+    }
   }
 
   /** What is recorded never holds a raw sensitive value, whoever the client is. */
@@ -670,7 +718,7 @@ class PgSession {
         const b = decodeBind(body);
         const prepared = this.statements.get(b.statement);
         this.portalInfo.set(b.portal, { statement: b.statement, formats: b.resultFormats });
-        this.portalShapes.delete(b.portal);
+        this.portalColumns.delete(b.portal);
         this.portals.set(b.portal, { sql: prepared ?? '', params: b.values.map((v, i) => recordedParam(v, b.formats[i] ?? 0)), decision: this.statementDecisions.get(b.statement) });
         this.tracker.push({ kind: 'bind', start: now });
         return true;

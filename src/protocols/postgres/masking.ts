@@ -120,6 +120,26 @@ export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, co
   return encodeTyped(Backend.dataRow, out);
 }
 
+/** A DataRow's values as text, for the record: binary values as `\x` hex, each cut at `maxChars`. */
+export function decodeRowValues(body: Buffer, columns: readonly ColumnShape[] | undefined, maxChars: number): (string | null)[] {
+  const c = new Cursor(body, 'DataRow');
+  const n = c.int16();
+  const out: (string | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = c.int32();
+    if (len === -1) {
+      out.push(null);
+      continue;
+    }
+    const raw = c.bytes(len);
+    const binary = columns?.[i]?.format === 1;
+    let text = binary ? `\\x${raw.subarray(0, maxChars / 2).toString('hex')}` : raw.toString('utf8', 0, Math.min(raw.length, maxChars * 4));
+    if (text.length > maxChars) text = `${text.slice(0, maxChars)}…`;
+    out.push(text);
+  }
+  return out;
+}
+
 /**
  * ErrorResponse / NoticeResponse: (Byte1 field, String value)*, 0. Every value is masked: detail
  * lines such as `Key (email)=(a@b.com) already exists` carry data.

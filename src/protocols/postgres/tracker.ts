@@ -1,5 +1,5 @@
 import type { RecordedDecision, StatementEvent } from '../../audit/events.js';
-import type { ResultShape } from './masking.js';
+import type { ColumnShape, ResultShape } from './masking.js';
 import { encodeReadyForQuery } from './writer.js';
 import { Backend, ErrorField } from './messages.js';
 import { decodeCommandComplete, decodeErrorFields, rowsFromTag } from './reader.js';
@@ -31,8 +31,14 @@ export interface OpState extends PendingOp {
   dataRows: number;
   tag: string | undefined;
   error: { code: string; message: string } | undefined;
-  /** Columns of the rows this op returns, once known (masking). */
-  shape?: ResultShape;
+  /** Columns of the rows this op returns, once known. */
+  columns?: readonly ColumnShape[];
+  /** The masking plan for those columns. */
+  shape?: ResultShape | undefined;
+  /** The first rows returned (already masked), for the record. */
+  capturedRows?: (string | null)[][];
+  capturedColumns?: string[] | undefined;
+  captureTruncated?: boolean;
   /** Values masked in its results, by `column:detector`. */
   masked?: Record<string, number>;
 }
@@ -191,6 +197,9 @@ export class StatementTracker {
       ...(op.decision !== undefined ? { decision: op.decision } : {}),
       ...(op.approval !== undefined ? { approval: op.approval } : {}),
       ...(op.masked !== undefined ? { masked: op.masked } : {}),
+      ...(op.capturedRows !== undefined
+        ? { result: { columns: op.capturedColumns ?? op.capturedRows[0]!.map((_, i) => `column${i + 1}`), rows: op.capturedRows, truncated: op.captureTruncated ?? false } }
+        : {}),
     });
   }
 
