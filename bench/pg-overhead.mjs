@@ -4,15 +4,12 @@
 // Not a test: timings are noisy, so nothing here asserts. Needs `npm run build` first.
 //
 //   node bench/pg-overhead.mjs [--duration 10] [--clients 1,4] [--modes simple,prepared] [--scale 10]
-import { spawn, execFileSync } from 'node:child_process';
-import { globSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pgTool, run, startBenchGateway } from './lib.mjs';
 
-const root = resolve(import.meta.dirname, '..');
-const hoopBin = join(root, 'bin/hoop');
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
@@ -24,43 +21,10 @@ const { values: args } = parseArgs({
   },
 });
 
-function pgTool(name) {
-  const found = globSync(`/usr/lib/postgresql/*/bin/${name}`).sort().at(-1);
-  if (found) return found;
-  try {
-    return execFileSync('which', [name], { encoding: 'utf8' }).trim();
-  } catch {
-    console.error(`bench: ${name} not found; install PostgreSQL's client tools (apt-get install postgresql-client)`);
-    process.exit(2);
-  }
-}
-
 const pgbench = pgTool('pgbench');
 const psql = pgTool('psql');
 const db = 'hoop_bench';
 const direct = { PGHOST: args.host, PGPORT: args.port, PGUSER: 'postgres', PGSSLMODE: 'disable' };
-
-function run(cmd, argv, env) {
-  return execFileSync(cmd, argv, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function waitForLine(child, stream, predicate, what) {
-  return new Promise((resolveLine, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start`)), 30_000);
-    createInterface({ input: child[stream] }).on('line', (line) => {
-      try {
-        const j = JSON.parse(line);
-        if (predicate(j)) {
-          clearTimeout(timer);
-          resolveLine(j);
-        }
-      } catch {
-        // status text
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
-  });
-}
 
 function bench(env, database, mode, clients, duration) {
   const out = run(pgbench, ['-S', '-n', '-M', mode, '-c', String(clients), '-j', String(clients), '-T', String(duration), database], env);
@@ -89,57 +53,7 @@ try {
   // (every statement parsed, classified and decided). Each is measured through `hoop connect`
   // (client → local tunnel → gateway) and through its native PostgreSQL port (client → gateway,
   // the same topology as PgBouncer).
-  async function gateway(name, policyYaml) {
-    const dir = join(work, name);
-    mkdirSync(dir);
-    writeFileSync(
-      join(dir, 'hoop.yaml'),
-      `listen: 127.0.0.1:0
-store: sqlite:./hoop.db
-log:
-  level: info
-listeners:
-  postgres: 127.0.0.1:0
-${policyYaml}
-connections:
-  - name: bench
-    type: postgres
-    host: ${args.host}
-    port: ${args.port}
-    database: ${db}
-    user: postgres
-`,
-    );
-    const child = spawn('node', [hoopBin, 'gateway', '--config', join(dir, 'hoop.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let pgPort = 0;
-    const url = await new Promise((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error('gateway did not start')), 30_000);
-      createInterface({ input: child.stderr }).on('line', (line) => {
-        try {
-          const j = JSON.parse(line);
-          if (j.msg === 'native PostgreSQL listener ready') pgPort = j.port;
-          if (j.msg === 'gateway listening') {
-            clearTimeout(timer);
-            resolveUrl(j.url);
-          }
-        } catch {
-          // status text
-        }
-      });
-    });
-    const token = run('node', [hoopBin, 'admin', 'service-account', 'create', 'bench', '--config', join(dir, 'hoop.yaml')], {}).trim();
-    const connect = spawn('node', [hoopBin, 'connect', 'bench', '--json', '--gateway', url, '--token', token], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, HOOP_CONFIG_DIR: dir },
-    });
-    children.push(connect);
-    const ready = await waitForLine(connect, 'stdout', (j) => j.status === 'ready', 'hoop connect');
-    return {
-      tunnel: { PGHOST: '127.0.0.1', PGPORT: String(ready.port), PGUSER: 'hoop', PGSSLMODE: 'disable' },
-      native: { PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGUSER: 'bench', PGPASSWORD: token, PGSSLMODE: 'disable' },
-    };
-  }
+  const gateway = (name, extraYaml) => startBenchGateway({ dir: join(work, name), extraYaml, host: args.host, port: args.port, database: db, children });
   const recordOnly = await gateway('record-only', 'policy:\n  rules:\n    - name: allow-all\n      action: allow\n');
   const withPolicy = await gateway('default-policy', '');
   const targets = [
