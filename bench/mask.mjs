@@ -19,17 +19,8 @@ const { values: args } = parseArgs({
 const modulePath = process.env.HOOP_MASK_MODULE ?? resolve(import.meta.dirname, '../dist/mask/index.js');
 const { createMasker } = await import(pathToFileURL(modulePath).href);
 
-// mulberry32: reproducible inputs, so runs compare.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Reproducible inputs, so runs compare.
+const { createRng: rng } = await import(pathToFileURL(resolve(import.meta.dirname, '../dist/demo/random.js')).href);
 const r = rng(42);
 const int = (a, b) => a + Math.floor(r() * (b - a + 1));
 const pick = (xs) => xs[Math.floor(r() * xs.length)];

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import { GENESIS_HASH, checkpointPayload, linkHash, type Checkpoint } from './chain.js';
-import type { Store } from '../store/store.js';
+import type { PruneRecord, Store } from '../store/store.js';
 import { verifySignature, type TrustedKeys } from './keys.js';
 
 /**
@@ -38,6 +38,8 @@ export interface ChainResult {
   readonly signedThrough: number | null;
   /** Events after the last valid checkpoint: intact as far as the hashes go, but not (yet) signed. */
   readonly unsignedTail: number;
+  /** Retention deleted the events through this seq, as a signed record says; null when nothing was pruned. */
+  readonly prunedThrough: number | null;
   /** The first problem in this chain, or null. */
   readonly problem: Break | null;
 }
@@ -105,6 +107,13 @@ export interface ChainAnchors {
   readonly headHash?: string;
   /** A chain that starts at seq 1 must have its signed opening checkpoint (seq 0). */
   readonly requireOpening: boolean;
+  /**
+   * The events before `firstSeq` were deleted by retention, and a valid signed record names
+   * `firstSeq - 1` and `prevOfFirst`: the chain counts as signed through firstSeq - 1.
+   */
+  readonly pruned?: boolean;
+  /** A signed statement (a retention record) that the chain reached `seq` with `hash`: fewer events present is truncation. */
+  readonly reached?: { readonly seq: number; readonly hash: string; readonly what: string };
 }
 
 type Where = (pos: number) => string;
@@ -149,7 +158,10 @@ export function checkChain(rows: ChainRows, checkpoints: readonly Checkpoint[], 
     if (r.prev !== prevHash) {
       const later = all.find((x) => x.seq > r.seq && x.hash === r.prev);
       if (later) report(r.seq, 'reordered', `seq ${r.seq} names seq ${later.seq} as its predecessor: events were moved and rehashed`, r.pos);
-      else if (r.seq === anchors.firstSeq) report(r.seq, 'inserted', `seq ${r.seq} does not continue from ${anchors.firstSeq === 1 ? 'the start of the chain' : "the exported range's recorded predecessor"}`, r.pos);
+      else if (r.seq === anchors.firstSeq) {
+        const origin = anchors.firstSeq === 1 ? 'the start of the chain' : anchors.pruned ? `the signed retention record of seq ${anchors.firstSeq - 1}` : "the exported range's recorded predecessor";
+        report(r.seq, 'inserted', `seq ${r.seq} does not continue from ${origin}`, r.pos);
+      }
       else report(r.seq, 'inserted', `seq ${r.seq} does not link to seq ${r.seq - 1} (its prev is another hash): it was forged, or seq ${r.seq - 1} was rewritten with a recomputed hash`, r.pos);
       break;
     }
@@ -218,7 +230,7 @@ export function checkChain(rows: ChainRows, checkpoints: readonly Checkpoint[], 
   }
 
   // 3. Checkpoints: a valid signature, and the event they name must be the one present.
-  let signedThrough: number | null = null;
+  let signedThrough: number | null = anchors.pruned ? anchors.firstSeq - 1 : null;
   let opening = false;
   let previousCheckpoint = anchors.firstSeq - 1;
   let beyond: Checkpoint | null = null;
@@ -256,9 +268,17 @@ export function checkChain(rows: ChainRows, checkpoints: readonly Checkpoint[], 
     }
     if (cp.seq > previousCheckpoint) previousCheckpoint = cp.seq;
   }
-  if (beyond) {
-    const end = maxPresent < anchors.firstSeq ? '(none)' : String(maxPresent);
+  const end = maxPresent < anchors.firstSeq ? '(none)' : String(maxPresent);
+  const reached = anchors.reached && anchors.reached.seq >= anchors.firstSeq ? anchors.reached : null;
+  if (reached && reached.seq > maxPresent && (!beyond || reached.seq > beyond.seq)) {
+    report(maxPresent + 1, 'truncated', `${reached.what} records that the chain reached seq ${reached.seq}, but it ends at seq ${end}: ${reached.seq - maxPresent} event(s) removed from its end`);
+  } else if (beyond) {
     report(maxPresent + 1, 'truncated', `the latest checkpoint (signed ${new Date(beyond.time).toISOString()}) covers events through seq ${beyond.seq}, but the chain ends at seq ${end}: ${beyond.seq - maxPresent} event(s) removed from its end`);
+  }
+  if (reached && reached.seq <= lastGood) {
+    const r = accepted.get(reached.seq)!;
+    if (r.hash !== reached.hash) report(reached.seq, 'altered', `seq ${reached.seq} does not have the hash ${reached.what} signed: events up to it were rewritten and their hashes recomputed`, r.pos);
+    else signedThrough = Math.max(signedThrough ?? 0, reached.seq);
   }
   if (anchors.requireOpening && anchors.firstSeq === 1 && !opening && (all.length > 0 || checkpoints.length > 0)) {
     report(1, 'inserted', 'the chain has no signed opening checkpoint (seq 0): no gateway holding a trusted key started it');
@@ -296,6 +316,7 @@ export function checkChain(rows: ChainRows, checkpoints: readonly Checkpoint[], 
     checkpoints: checkpoints.length,
     signedThrough,
     unsignedTail,
+    prunedThrough: anchors.pruned ? anchors.firstSeq - 1 : null,
     problem,
   };
 }
@@ -314,8 +335,71 @@ export function parseBody(body: string): unknown {
   }
 }
 
-/** Verifies every chain in a store: reads the checkpoints first, so a gateway writing meanwhile only adds an unsigned tail. */
+/** The exact bytes a retention record's signature covers. */
+export function prunePayload(r: Omit<PruneRecord, 'signature'>): Buffer {
+  return Buffer.from(
+    canonicalJson({
+      type: 'hoop.audit.prune/1',
+      chain: r.chain,
+      seq: r.seq,
+      hash: r.hash,
+      headSeq: r.headSeq,
+      headHash: r.headHash,
+      cutoff: r.cutoff,
+      events: r.events,
+      time: r.time,
+      keyFingerprint: r.keyFingerprint,
+    }),
+    'utf8',
+  );
+}
+
+/** Whether a retention record is signed by a trusted key. */
+export function validPrune(r: PruneRecord, keys: TrustedKeys): boolean {
+  const key = keys.get(r.keyFingerprint);
+  return key !== undefined && verifySignature(key, prunePayload(r), r.signature);
+}
+
+/**
+ * Where a chain's rows must start, given its retention records: at seq 1 from the genesis hash
+ * when nothing was pruned, else right after the valid record naming the seq just before the first
+ * event present (or, if none names it, the latest one before it, so the gap shows as removed).
+ * `after` are the records read after the events (a prune in between moved the start: an older
+ * record still names it), `before` those read before them (their heads were reached by then).
+ */
+export function pruneAnchors(rows: ChainRows, after: readonly PruneRecord[], before: readonly PruneRecord[], keys: TrustedKeys): ChainAnchors {
+  const valid = after.filter((r) => validPrune(r, keys)).sort((a, b) => a.seq - b.seq);
+  const firstPresent = rows.rows.reduce<number | null>((m, r) => (m === null || r.seq < m ? r.seq : m), null);
+  let anchor: PruneRecord | undefined;
+  if (firstPresent === null) anchor = valid.at(-1);
+  else anchor = valid.find((r) => r.seq === firstPresent - 1) ?? valid.filter((r) => r.seq < firstPresent - 1).at(-1);
+  const head = before.filter((r) => validPrune(r, keys)).reduce<PruneRecord | null>((m, r) => (m === null || r.headSeq > m.headSeq ? r : m), null);
+  const reached = head ? { seq: head.headSeq, hash: head.headHash, what: `the retention record signed ${new Date(head.time).toISOString()}` } : undefined;
+  if (!anchor) return { firstSeq: 1, prevOfFirst: GENESIS_HASH, requireOpening: true, ...(reached ? { reached } : {}) };
+  return { firstSeq: anchor.seq + 1, prevOfFirst: anchor.hash, requireOpening: false, pruned: true, ...(reached ? { reached } : {}) };
+}
+
+/** Retention records whose signature does not verify with a trusted key, as problems. */
+export function badPrunes(records: readonly PruneRecord[], keys: TrustedKeys): Break[] {
+  return records
+    .filter((r) => !validPrune(r, keys))
+    .map((r) => ({
+      chain: r.chain,
+      seq: r.seq,
+      kind: 'bad-signature' as const,
+      message: keys.has(r.keyFingerprint)
+        ? `the retention record for seqs through ${r.seq} has a signature that does not verify: it was forged or altered`
+        : `the retention record for seqs through ${r.seq} is signed by key ${r.keyFingerprint}, which is not a trusted key`,
+    }));
+}
+
+/**
+ * Verifies every chain in a store. Reads the retention records, then the checkpoints, then the
+ * events, then the retention records again: a gateway writing meanwhile only adds an unsigned
+ * tail, and one pruning meanwhile leaves a start that an older record still names.
+ */
 export async function verifyStore(store: Store, keys: TrustedKeys, source: string): Promise<VerifyResult> {
+  const prunesBefore = await store.listPrunes();
   const checkpoints = await store.listCheckpoints();
   const chains = new Map<string, ChainRows>();
   let events = 0;
@@ -334,11 +418,20 @@ export async function verifyStore(store: Store, keys: TrustedKeys, source: strin
     if (!rows) chains.set(rec.chain, (rows = new ChainRows(rec.chain)));
     rows.add(rec.storeSeq, rec.seq, rec.prev, rec.hash, rec.time, parseBody(rec.body));
   }
+  const prunesAfter = await store.listPrunes();
   for (const cp of checkpoints) if (!chains.has(cp.chain)) chains.set(cp.chain, new ChainRows(cp.chain));
+  for (const p of prunesAfter) if (!chains.has(p.chain)) chains.set(p.chain, new ChainRows(p.chain));
   const where = (pos: number): string => `store row ${pos}`;
-  const results = [...chains.values()].map((rows) =>
-    checkChain(rows, checkpoints.filter((c) => c.chain === rows.chain), keys, { firstSeq: 1, prevOfFirst: GENESIS_HASH, requireOpening: true }, where),
-  );
+  const results = [...chains.values()].map((rows): ChainResult => {
+    const own = (r: PruneRecord): boolean => r.chain === rows.chain;
+    const anchors = pruneAnchors(rows, prunesAfter.filter(own), prunesBefore.filter(own), keys);
+    const result = checkChain(rows, checkpoints.filter((c) => c.chain === rows.chain), keys, anchors, where);
+    const problem = [result.problem, ...badPrunes(prunesAfter.filter(own), keys)].reduce<Break | null>(
+      (best, b) => (b === null ? best : best === null || (b.seq ?? -1) < (best.seq ?? -1) ? b : best),
+      null,
+    );
+    return problem === result.problem ? result : { ...result, problem, unsignedTail: 0 };
+  });
   const problems: Break[] = results.flatMap((r) => (r.problem ? [r.problem] : []));
   if (unchainedAfter !== null) {
     problems.push({ chain: null, seq: null, kind: 'inserted', at: where(unchainedAfter), message: `an event without a chain is stored after chained ones (${where(unchainedAfter)}): it was added outside the recorder, or its chain fields were erased` });

@@ -20,6 +20,7 @@ import logout from './logout.js';
 import maskTest from './mask-test.js';
 import policyCheck from './policy-check.js';
 import policyExplain from './policy-explain.js';
+import replay from './replay.js';
 import sessions from './sessions.js';
 import sessionsShow from './sessions-show.js';
 import token from './token.js';
@@ -40,6 +41,7 @@ export const registry: readonly CommandSpec[] = [
   connections,
   sessions,
   sessionsShow,
+  replay,
   approve,
   deny,
   approvalsList,

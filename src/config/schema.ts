@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { maskingSchema } from '../mask/config.js';
-import { policySchema } from '../policy/policy.js';
+import { parseDuration, policySchema } from '../policy/policy.js';
 
 /** `host:port`; a bare port means 127.0.0.1. */
 const listenAddress = z
@@ -120,6 +120,20 @@ export const configSchema = z
         checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
         /** …and at least this often while new events arrive. */
         checkpointIntervalMs: z.number().int().min(100).max(3_600_000).default(5000),
+        /**
+         * Keep events this long (`400d`, `12h`…); older ones are pruned at start and hourly, behind a
+         * signed retention checkpoint so the rest still verifies. Without it nothing is pruned.
+         */
+        retention: z
+          .string()
+          .refine((v) => {
+            try {
+              return parseDuration(v) > 0;
+            } catch {
+              return false;
+            }
+          }, 'expected a duration like 400d, 90d or 12h')
+          .optional(),
       })
       .strict()
       .default({ checkpointEvery: 1000, checkpointIntervalMs: 5000 }),

@@ -8,6 +8,8 @@
  * example.* domains and US phone numbers the fictional 555-01xx range.
  */
 
+import { type Rng, createRng, int, luhnCheckDigit, pick } from './random.js';
+
 export const DEMO_CUSTOMER_COUNT = 50;
 export const DEMO_ORDER_COUNT = 200;
 
@@ -85,30 +87,6 @@ COMMENT ON COLUMN customers.card_number IS 'Payment card number (synthetic, Luhn
 COMMENT ON COLUMN customers.ssn IS 'US Social Security number (synthetic)';
 `;
 
-/** mulberry32: tiny, fast, and good enough to make data look random while staying reproducible. */
-function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rng = () => number;
-
-function int(rng: Rng, min: number, max: number): number {
-  return min + Math.floor(rng() * (max - min + 1));
-}
-
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  const item = items[Math.floor(rng() * items.length)];
-  if (item === undefined) throw new Error('pick from an empty list');
-  return item;
-}
-
 function weighted<T>(rng: Rng, items: readonly (readonly [T, number])[]): T {
   const total = items.reduce((sum, [, w]) => sum + w, 0);
   let r = rng() * total;
@@ -123,22 +101,6 @@ function digits(rng: Rng, n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) s += String(int(rng, 0, 9));
   return s;
-}
-
-/** The digit that makes `partial` + digit pass the Luhn check. */
-export function luhnCheckDigit(partial: string): number {
-  let sum = 0;
-  // Walking from the right, the check digit will sit at position 0, so the doubled digits are the
-  // ones at odd positions once it is appended, i.e. even positions of `partial` from its right end.
-  for (let i = 0; i < partial.length; i++) {
-    let d = Number(partial[partial.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return (10 - (sum % 10)) % 10;
 }
 
 export function isLuhnValid(number: string): boolean {

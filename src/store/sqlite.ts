@@ -14,6 +14,7 @@ import type {
   ServiceAccount,
   ChainSpan,
   SessionFilter,
+  PruneRecord,
   SessionSummary,
   Store,
   StoredAuditRecord,
@@ -126,6 +127,22 @@ const MIGRATIONS: readonly string[] = [
      signature TEXT NOT NULL
    );
    CREATE INDEX checkpoints_chain ON checkpoints(chain, seq);`,
+  // Retention: signed records of the chain prefixes deleted as too old.
+  `CREATE TABLE audit_prunes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     chain TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL,
+     head_seq INTEGER NOT NULL,
+     head_hash TEXT NOT NULL,
+     cutoff INTEGER NOT NULL,
+     events INTEGER NOT NULL,
+     time INTEGER NOT NULL,
+     key_fingerprint TEXT NOT NULL,
+     signature TEXT NOT NULL
+   );
+   CREATE INDEX audit_prunes_chain ON audit_prunes(chain, seq);
+   CREATE INDEX events_time ON events(time);`,
 ];
 
 const AUDIT_PAGE = 2000;
@@ -392,6 +409,48 @@ export class SqliteStore implements Store {
       )
       .all(range.since ?? -Number.MAX_SAFE_INTEGER, range.until ?? Number.MAX_SAFE_INTEGER) as { chain: string; first: number; last: number; n: number }[];
     return rows.map((r) => ({ chain: r.chain, firstSeq: r.first, lastSeq: r.last, events: r.n }));
+  }
+
+  async pruneChain(r: PruneRecord): Promise<{ events: number; sessions: number }> {
+    return this.db.transaction(() => {
+      const events = this.db.prepare('DELETE FROM events WHERE chain = ? AND chain_seq <= ?').run(r.chain, r.seq).changes;
+      this.db.prepare('DELETE FROM checkpoints WHERE chain = ? AND seq <= ?').run(r.chain, r.seq);
+      this.db
+        .prepare('INSERT INTO audit_prunes (chain, seq, hash, head_seq, head_hash, cutoff, events, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(r.chain, r.seq, r.hash, r.headSeq, r.headHash, r.cutoff, r.events, r.time, r.keyFingerprint, r.signature);
+      const sessions = this.db
+        .prepare('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)')
+        .run(r.cutoff).changes;
+      return { events, sessions };
+    })();
+  }
+
+  async pruneUnchained(before: number): Promise<number> {
+    return this.db.transaction(() => {
+      const n = this.db.prepare('DELETE FROM events WHERE chain IS NULL AND time < ?').run(before).changes;
+      if (n > 0) this.db.prepare('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)').run(before);
+      return n;
+    })();
+  }
+
+  async listPrunes(filter: { chain?: string } = {}): Promise<PruneRecord[]> {
+    const rows = (
+      filter.chain === undefined
+        ? this.db.prepare('SELECT * FROM audit_prunes ORDER BY chain, seq, id').all()
+        : this.db.prepare('SELECT * FROM audit_prunes WHERE chain = ? ORDER BY seq, id').all(filter.chain)
+    ) as { chain: string; seq: number; hash: string; head_seq: number; head_hash: string; cutoff: number; events: number; time: number; key_fingerprint: string; signature: string }[];
+    return rows.map((r) => ({
+      chain: r.chain,
+      seq: r.seq,
+      hash: r.hash,
+      headSeq: r.head_seq,
+      headHash: r.head_hash,
+      cutoff: r.cutoff,
+      events: r.events,
+      time: r.time,
+      keyFingerprint: r.key_fingerprint,
+      signature: r.signature,
+    }));
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {

@@ -124,6 +124,28 @@ export interface AuditRecordFilter {
   readonly until?: number;
 }
 
+/**
+ * A signed record that retention deleted a chain's events through `seq` (docs/audit.md,
+ * Retention). The first remaining event must be seq + 1 and name `hash` as its prev.
+ */
+export interface PruneRecord {
+  readonly chain: string;
+  /** The last pruned seq, and that event's hash. */
+  readonly seq: number;
+  readonly hash: string;
+  /** The highest seq the chain had signed (or pruned) when this was written, and its hash: the chain reached at least that far. */
+  readonly headSeq: number;
+  readonly headHash: string;
+  /** The retention cutoff: events older than this were due (ms since the epoch). */
+  readonly cutoff: number;
+  /** How many events this prune deleted. */
+  readonly events: number;
+  readonly time: number;
+  readonly keyFingerprint: string;
+  /** Ed25519 signature of prunePayload(…), base64. */
+  readonly signature: string;
+}
+
 /** The seq span of a chain's events inside a time range. */
 export interface ChainSpan {
   readonly chain: string;
@@ -171,6 +193,16 @@ export interface Store {
   listCheckpoints(filter?: { chain?: string }): Promise<Checkpoint[]>;
   /** Per chain, the first and last seq of its events whose time is in [since, until). */
   chainSpans(range: { since?: number; until?: number }): Promise<ChainSpan[]>;
+  /**
+   * Retention, in one transaction: deletes the chain's events through `record.seq` and its
+   * checkpoints at or below it, stores the record, and deletes sessions started before the cutoff
+   * that have no events left.
+   */
+  pruneChain(record: PruneRecord): Promise<{ events: number; sessions: number }>;
+  /** Retention for events recorded before the store had chains: deletes those older than `before`. */
+  pruneUnchained(before: number): Promise<number>;
+  /** Retention records, by chain then seq. */
+  listPrunes(filter?: { chain?: string }): Promise<PruneRecord[]>;
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
   getSession(id: string): Promise<SessionSummary | undefined>;
   sessionEvents(id: string): Promise<StoredEvent[]>;

@@ -1,22 +1,11 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRng } from '../../src/demo/random.js';
 import { Backend, StartupCode } from '../../src/protocols/postgres/messages.js';
 import { decodeErrorFields } from '../../src/protocols/postgres/reader.js';
 import { encodeStartupMessage, encodeTyped } from '../../src/protocols/postgres/writer.js';
 import { type ConnectProcess, type GatewayProcess, psql, startConnect, startGateway } from '../support/hoop.js';
-
-/** Seeded PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sends bytes to a fresh local connection and collects whatever comes back until the gateway closes it. */
 function exchange(port: number, chunks: readonly Buffer[], waitMs = 3000): Promise<Buffer> {
@@ -102,7 +91,7 @@ describe('hostile and broken clients', () => {
   });
 
   it('survives random and truncated frames and keeps serving other sessions', async () => {
-    const rand = prng(20261121);
+    const rand = createRng(20261121);
     const valid = [encodeTyped(0x51, Buffer.from('select 1\0')), encodeTyped(0x53, Buffer.alloc(0))];
     const cases: Buffer[][] = [];
     for (let i = 0; i < 40; i++) {

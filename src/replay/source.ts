@@ -1,0 +1,11 @@
+import { getSession } from '../cli/sessions-source.js';
+import { buildTimeline, type SourceEvent, type Timeline } from './timeline.js';
+
+/**
+ * A session's timeline from where `hoop sessions show` reads it: the gateway's API by default,
+ * or the store directly with `--config`.
+ */
+export async function loadTimeline(options: Record<string, unknown>, id: string): Promise<Timeline> {
+  const { session, events } = await getSession(options, id);
+  return buildTimeline(session, events as readonly SourceEvent[]);
+}
