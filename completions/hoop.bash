@@ -11,7 +11,7 @@ _hoop() {
     esac
   done
   case "$path" in
-    "") opts="demo login logout whoami token connect exec connections sessions approve deny approvals policy mask audit gateway admin completion --help --version" ;;
+    "") opts="demo login logout whoami token connect exec connections sessions replay approve deny approvals policy mask audit gateway admin completion --help --version" ;;
     "admin") opts="service-account --help" ;;
     "admin service-account") opts="create list revoke --help" ;;
     "admin service-account create") opts="-g --groups -c --config --json --help" ;;
@@ -39,6 +39,7 @@ _hoop() {
     "policy") opts="check explain --help" ;;
     "policy check") opts="--json --help" ;;
     "policy explain") opts="--connection --as --groups --sql --policy -c --config --json --help" ;;
+    "replay") opts="--speed --skip-idle --format -o --out -c --config --gateway --token --agent-meta --help" ;;
     "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --agent-meta --help" ;;
     "sessions show") opts="-c --config --json --gateway --token --agent-meta --help" ;;
     "token") opts="--gateway --token --agent-meta --help" ;;
@@ -49,7 +50,7 @@ _hoop() {
 }
 _hoop_children() {
   case "$1" in
-    "") echo "demo login logout whoami token connect exec connections sessions approve deny approvals policy mask audit gateway admin completion" ;;
+    "") echo "demo login logout whoami token connect exec connections sessions replay approve deny approvals policy mask audit gateway admin completion" ;;
     "sessions") echo "show" ;;
     "approvals") echo "list" ;;
     "policy") echo "check explain" ;;

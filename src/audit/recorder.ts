@@ -81,6 +81,11 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
     }
   }
 
+  /** The key checkpoints are signed with (retention signs its records with it too). */
+  get signer(): AuditSigner | undefined {
+    return this.opts.signer;
+  }
+
   get failed(): Error | null {
     return this.failure;
   }

@@ -143,7 +143,8 @@ export function checkChain(rows: ChainRows, checkpoints: readonly Checkpoint[], 
   for (let i = 0; i < sorted.length; i++) {
     const r = sorted[i]!;
     if (r.seq < expected) {
-      duplicate(r, sorted[i + 1]);
+      if (accepted.has(r.seq)) duplicate(r, sorted[i + 1]);
+      else report(r.seq, 'inserted', `seq ${r.seq} comes before seq ${anchors.firstSeq}, where the chain's signed records say it starts`, r.pos);
       break;
     }
     if (r.seq > expected) {

@@ -8,7 +8,10 @@ function render(r: VerifyResult, keySource: string): string[] {
     const span = c.events === 0 ? 'no events' : `seq ${c.firstSeq}–${c.lastSeq}`;
     const signed = c.signedThrough === null ? 'no valid checkpoint' : `signed through seq ${c.signedThrough}`;
     if (c.problem) lines.push(`chain ${c.chain}: ${span}: TAMPERED at seq ${c.problem.seq ?? '-'}: ${c.problem.kind}${c.problem.at ? ` (${c.problem.at})` : ''}: ${c.problem.message}`);
-    else lines.push(`chain ${c.chain}: ${span}, ${c.checkpoints} checkpoint(s), ${signed}: ok${c.unsignedTail > 0 ? ` (unsigned tail: ${c.unsignedTail} event(s))` : ''}`);
+    else {
+      const pruned = c.prunedThrough !== null ? `, seq 1–${c.prunedThrough} pruned by retention` : '';
+      lines.push(`chain ${c.chain}: ${span}${pruned}, ${c.checkpoints} checkpoint(s), ${signed}: ok${c.unsignedTail > 0 ? ` (unsigned tail: ${c.unsignedTail} event(s))` : ''}`);
+    }
   }
   for (const p of r.problems) if (p.chain === null) lines.push(`TAMPERED: ${p.kind}${p.at ? ` (${p.at})` : ''}: ${p.message}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);

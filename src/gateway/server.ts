@@ -12,13 +12,14 @@ import type { AgentMeta } from '../auth/agent-meta.js';
 import type { EngineContext, ProtocolEngine } from '../protocols/engine.js';
 import { NativePostgresListener } from '../protocols/postgres/native-listener.js';
 import { ApprovalService } from '../policy/approvals.js';
-import { DEFAULT_POLICY, type Policy } from '../policy/policy.js';
+import { DEFAULT_POLICY, parseDuration, type Policy } from '../policy/policy.js';
 import { initClassifier } from '../policy/sql/classify.js';
 import { SessionPolicy } from '../policy/statement-policy.js';
 import { registerApprovalRoutes } from './approvals-api.js';
 import { MaskConfigError, createMasker, type Masker } from '../mask/index.js';
 import { maskingKey } from '../mask/gateway-key.js';
 import { defaultKeyDir } from '../audit/keys.js';
+import { startRetention } from '../audit/retention.js';
 import { PostgresEngine } from '../protocols/postgres/engine.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -277,6 +278,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `${config.tls ? 'https' : 'http'}://${urlHost}:${actualPort}`;
   log.info({ url, connections: config.connections.map((c) => c.name), store: store.kind }, 'gateway listening');
+  // Retention: prune events older than audit.retention now and hourly (docs/audit.md, Retention).
+  const retention = config.audit.retention && recorder.signer ? startRetention(store, recorder.signer, parseDuration(config.audit.retention), log) : null;
 
   let closed = false;
   return {
@@ -292,6 +295,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       await nativePostgres?.close();
       for (const e of engines.values()) e.closeAll('gateway-shutdown');
       await app.close();
+      await retention?.stop();
       await recorder.close();
       if (!opts.store) await store.close();
       log.info('gateway stopped');

@@ -40,16 +40,18 @@ const TONES: Record<NonNullable<Line['tone']>, { color?: string; bold?: boolean;
   warn: { color: 'yellow' },
 };
 
-/** Cuts lines longer than the screen into several, so one line is one row. */
+/** Cuts lines longer than the screen into several (at a space when there is one), so one line is one row. */
 function wrap(lines: readonly Line[], width: number): Line[] {
   const out: Line[] = [];
   for (const l of lines) {
-    const chars = [...l.text];
-    if (chars.length <= width) {
-      out.push(l);
-      continue;
+    let chars = [...l.text];
+    while (chars.length > width) {
+      const space = chars.lastIndexOf(' ', width);
+      const cut = space > width / 2 ? space + 1 : width;
+      out.push({ text: chars.slice(0, cut).join('').trimEnd(), ...(l.tone ? { tone: l.tone } : {}) });
+      chars = chars.slice(cut);
     }
-    for (let i = 0; i < chars.length; i += width) out.push({ text: chars.slice(i, i + width).join(''), ...(l.tone ? { tone: l.tone } : {}) });
+    out.push(chars.length === [...l.text].length ? l : { text: chars.join(''), ...(l.tone ? { tone: l.tone } : {}) });
   }
   return out;
 }
@@ -117,7 +119,8 @@ export function Player({ playback, clock = systemClock, tickMs = 50, rows, colum
   const { timeline } = playback;
   const header = useMemo(() => wrap(headerLines(timeline.header, timeline.statements), width), [timeline, width]);
   const screen = useMemo(() => wrap(screenLines(timeline, state.shown), width), [timeline, state.shown, width]);
-  const bodyHeight = Math.max(3, height - header.length - 3);
+  // Header, rule, body, two status lines, and one row spare: a frame as tall as the terminal scrolls it.
+  const bodyHeight = Math.max(3, height - header.length - 4);
   const visible = screen.slice(-bodyHeight);
   const finished = isFinished(state, playback);
   const status = finished ? '■ end of session' : state.playing ? '▶ playing' : '❚❚ paused';

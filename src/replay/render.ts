@@ -69,7 +69,7 @@ export function statementLines(f: StatementFrame): Line[] {
   }
   const approval = approvalLine(f);
   if (approval) lines.push(approval);
-  const took = `${e.durationMs.toFixed(1)}ms`;
+  const took = e.durationMs < 1000 ? `${e.durationMs.toFixed(1)}ms` : formatDuration(e.durationMs);
   if (e.error) lines.push({ text: `  outcome   ERROR ${e.error.code}: ${e.error.message} · ${took}`, tone: 'error' });
   else lines.push({ text: `  outcome   ${e.commandTag ?? '(no command tag)'} · ${e.rows} row(s) · ${took}`, tone: 'ok' });
   if (e.masked && Object.keys(e.masked).length > 0) {

@@ -21,15 +21,11 @@ import type { SessionSummary } from '../store/store.js';
  * which is what a terminal emulator needs: raw output cannot be un-drawn, only replayed.
  */
 
-/** The first rows a statement returned, already masked (recorded by newer gateways). */
-export interface StatementResult {
-  readonly columns: readonly string[];
-  readonly rows: readonly (readonly (string | null)[])[];
-  readonly truncated: boolean;
-}
+/** The first rows a statement returned, already masked (absent in records of older gateways, or with `recording.resultRows: 0`). */
+export type StatementResult = NonNullable<StatementEvent['result']>;
 
-/** A statement event as stored; `result` is present when the gateway recorded one. */
-export type RecordedStatement = StatementEvent & { readonly result?: StatementResult };
+/** A statement event as stored. */
+export type RecordedStatement = StatementEvent;
 
 /** Raw terminal traffic of an SSH session (recorded by a later version; replayed already). */
 export interface TerminalEvent {

@@ -141,8 +141,7 @@ const MIGRATIONS: readonly string[] = [
      key_fingerprint TEXT NOT NULL,
      signature TEXT NOT NULL
    );
-   CREATE INDEX audit_prunes_chain ON audit_prunes(chain, seq);
-   CREATE INDEX events_time ON events(time);`,
+   CREATE INDEX audit_prunes_chain ON audit_prunes(chain, seq);`,
 ];
 
 const AUDIT_PAGE = 2000;
