@@ -56,9 +56,11 @@ try {
   const gateway = (name, extraYaml) => startBenchGateway({ dir: join(work, name), extraYaml, host: args.host, port: args.port, database: db, children });
   const recordOnly = await gateway('record-only', 'policy:\n  rules:\n    - name: allow-all\n      action: allow\n');
   const withPolicy = await gateway('default-policy', '');
+  const asyncAcks = await gateway('record-only-async', 'recording:\n  mode: async\npolicy:\n  rules:\n    - name: allow-all\n      action: allow\n');
   const targets = [
     { name: 'direct', env: direct, database: db },
     { name: 'hoop native port, recording only', env: recordOnly.native, database: 'bench' },
+    { name: 'hoop native port, recording only, async acks', env: asyncAcks.native, database: 'bench' },
     { name: 'hoop native port, default policy', env: withPolicy.native, database: 'bench' },
     { name: 'hoop connect tunnel, default policy', env: withPolicy.tunnel, database: 'bench' },
   ];

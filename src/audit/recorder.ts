@@ -16,12 +16,15 @@ export interface RecorderOptions {
    */
   readonly maxPending?: number;
   /**
-   * `batched` (default): `record` only queues, batches are written off the relay's path.
+   * `batched` (default): `record` only queues, batches are written off the relay's path; the relay
+   * holds each statement's acknowledgment (ReadyForQuery) until its batch is stored (group commit).
+   * `async`: the same batches, without holding acknowledgments: fastest, but a crash may lose the
+   * last unwritten batch of statements clients saw acknowledged.
    * `strict`: `record` commits the event before it returns, so whatever the relay does next (send
    * the client the statement's result) happens only once the event is stored; a failed write
    * throws, and the session producing the event ends.
    */
-  readonly mode?: 'batched' | 'strict';
+  readonly mode?: 'batched' | 'async' | 'strict';
   /** Signs checkpoints. Without it the chain is still built, but nothing vouches for it. */
   readonly signer?: AuditSigner;
   /** Sign a checkpoint at least every this many events. */
@@ -47,7 +50,7 @@ export class RecordingFailedError extends Error {
  */
 export class Recorder extends EventEmitter<{ failed: [Error] }> {
   readonly chain: string;
-  readonly mode: 'batched' | 'strict';
+  readonly mode: 'batched' | 'async' | 'strict';
   private queue: AuditEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -84,6 +87,11 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
   /** The key checkpoints are signed with (retention signs its records with it too). */
   get signer(): AuditSigner | undefined {
     return this.opts.signer;
+  }
+
+  /** Events waiting in memory that acknowledgments must wait for (batched mode only). */
+  get hasQueued(): boolean {
+    return this.mode === 'batched' && this.queue.length > 0;
   }
 
   get failed(): Error | null {

@@ -71,6 +71,16 @@ export class SessionRecorder {
   }
 
   /** Records the end once; later calls are ignored. Returns a promise that settles when the batch holding it is stored. */
+  /** Something this process recorded is not stored yet. */
+  get unstored(): boolean {
+    return this.recorder.hasQueued;
+  }
+
+  /** Resolves once everything recorded so far is stored; rejects when it cannot be. */
+  stored(): Promise<void> {
+    return this.recorder.flush();
+  }
+
   end(reason: string, error?: string): Promise<void> {
     if (!this.started || this.ended) return Promise.resolve();
     this.ended = true;

@@ -96,11 +96,12 @@ export const configSchema = z
         /** How long an event may wait before its batch is written. */
         flushIntervalMs: z.number().int().min(1).max(10000).default(50),
         /**
-         * `batched`: events are written in batches off the relay's path; a crash may lose the last
-         * unwritten batch. `strict`: each event is committed (and fsynced) before the relay goes on,
-         * so the client never sees the result of a statement the store does not hold.
+         * `batched`: events are written in batches off the relay's path, and a statement's
+         * ReadyForQuery waits for its batch (group commit): a crash never loses what a client saw
+         * acknowledged. `async`: batches without that wait (faster; a crash may lose the last
+         * batch). `strict`: each event is committed and fsynced before the relay goes on.
          */
-        mode: z.enum(['batched', 'strict']).default('batched'),
+        mode: z.enum(['batched', 'async', 'strict']).default('batched'),
       })
       .strict()
       .default({ batchSize: 256, resultRows: 100, flushIntervalMs: 50, mode: 'batched' }),

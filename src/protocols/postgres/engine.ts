@@ -403,7 +403,7 @@ class PgSession {
     });
     client.on('drain', () => {
       this.clientBlocked = false;
-      if (!this.ending) server.resume();
+      if (!this.ending && !this.awaitingStore) server.resume();
     });
 
     return new Promise<void>((resolve) => {
@@ -478,9 +478,17 @@ class PgSession {
       if (code === Backend.readyForQuery) {
         this.txStatus = (String.fromCharCode(body[0] ?? 0x49) as 'I' | 'T' | 'E');
         const extra = this.tracker.onReadyForQuery();
-        if (extra) {
-          // Refusals that were queued behind statements still running go out at their turn.
-          this.serverReader.inject(Buffer.concat([extra.before, encodeTypedFrame(code, body), extra.after(this.txStatus)]));
+        // Refusals that were queued behind statements still running go out at their turn.
+        const replacement = extra ? Buffer.concat([extra.before, encodeTypedFrame(code, body), extra.after(this.txStatus)]) : null;
+        if (this.recorder.unstored) {
+          // Group commit: the client learns a statement finished only once its record is stored,
+          // so a crash never loses what a client saw acknowledged. Sessions waiting at the same
+          // time share one store transaction.
+          this.ackWhenStored(replacement ?? encodeTypedFrame(code, body));
+          return HOLD;
+        }
+        if (replacement) {
+          this.serverReader.inject(replacement);
           return false;
         }
         return true;
@@ -626,18 +634,47 @@ class PgSession {
     this.readClient(chunk);
   };
 
+  /** Server bytes that arrived while a ReadyForQuery waits for its records to be stored. */
+  private pendingServerInput: Buffer[] = [];
+  private awaitingStore = false;
+
+  /** Sends `ready` (a ReadyForQuery, with anything around it) once the records before it are stored. */
+  private ackWhenStored(ready: Buffer): void {
+    this.awaitingStore = true;
+    this.server.pause();
+    this.recorder.stored().then(
+      () => {
+        if (this.ending) return;
+        this.awaitingStore = false;
+        this.flushClientOutbox();
+        this.toClient(ready);
+        while (!this.awaitingStore && !this.ending && this.pendingServerInput.length > 0) this.onServerData(this.pendingServerInput.shift()!);
+        if (!this.awaitingStore && !this.clientBlocked && !this.ending) this.server.resume();
+      },
+      (err: unknown) => this.recordingFailed(err),
+    );
+  }
+
+  private flushClientOutbox(): void {
+    if (this.clientOutbox.length === 0) return;
+    const out = this.clientOutbox;
+    this.clientOutbox = [];
+    for (const b of out) this.toClient(b);
+  }
+
   private readonly onServerData = (chunk: Buffer): void => {
+    if (this.awaitingStore) {
+      this.pendingServerInput.push(chunk);
+      return;
+    }
     try {
-      this.serverReader.push(chunk, this.serverVisitor, this.toClient);
+      const rest = this.serverReader.push(chunk, this.serverVisitor, this.toClient);
+      if (rest) this.pendingServerInput.unshift(rest);
     } catch (err) {
       this.protocolFailure(err, 'server');
       return;
     }
-    if (this.clientOutbox.length > 0 && this.serverReader.atBoundary) {
-      const out = this.clientOutbox;
-      this.clientOutbox = [];
-      for (const b of out) this.toClient(b);
-    }
+    if (this.serverReader.atBoundary && !this.awaitingStore) this.flushClientOutbox();
   };
 
   private readClient(chunk: Buffer): void {
