@@ -3,7 +3,7 @@ import { defineCommand, gatewayOptions, jsonOption } from '../cli/command.js';
 import { findConnection } from '../cli/api.js';
 import { resolveGatewayAuth } from '../cli/settings.js';
 import { renderTable } from '../cli/table.js';
-import { ExitCode, UsageError, errorMessage } from '../errors.js';
+import { ExitCode, GatewayUnavailableError, HoopError, UsageError, errorMessage } from '../errors.js';
 
 interface ResultJson {
   readonly command: string | null;
@@ -81,6 +81,10 @@ export default defineCommand({
       types: { getTypeParser: ((oid: number) => (text: string) => parseValue(oid, text)) as never },
     });
     client.on('error', () => {});
+    // Notices matter here: a statement held for approval says so, and which command releases it.
+    client.on('notice', (n: { severity?: string; message?: string; hint?: string }) => {
+      ctx.status(`${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}${n.hint ? `\nHINT:  ${n.hint}` : ''}`);
+    });
     try {
       try {
         await client.connect();
@@ -113,7 +117,11 @@ export default defineCommand({
     } catch (err) {
       const e = err as { message?: string; code?: string; detail?: string; severity?: string };
       const isPg = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code);
-      if (!isPg) throw err;
+      if (!isPg) {
+        if (err instanceof HoopError) throw err;
+        // The driver's own failures (the tunnel or the gateway went away mid-statement) are not bugs.
+        throw new GatewayUnavailableError(`the connection to ${name} ended before the statement completed: ${errorMessage(err)}`, 'is the gateway still running? the statement may or may not have run: check `hoop sessions`');
+      }
       if (options.json) {
         ctx.out(JSON.stringify({ sessionId, connection: name, error: { sqlState: e.code, message: e.message, ...(e.detail ? { detail: e.detail } : {}) } }));
       } else {

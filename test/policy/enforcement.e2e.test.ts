@@ -128,6 +128,16 @@ describe('policy per statement, with approvals', () => {
     expect(await directQuery(`select count(*) from ${table} where id = 1`)).toBe('0');
   });
 
+  it('hoop exec shows the hold on stderr and returns the result once approved', async () => {
+    const run = hoop(['exec', 'pg-local', '-i', `delete from ${table} where id = 8`, '--json', '--gateway', gw.url, '--token', agentToken]);
+    const request = await waitForRequest(gw, approverToken, `where id = 8`);
+    expect((await hoop(['approve', request.id, '--gateway', gw.url, '--token', approverToken])).exitCode).toBe(0);
+    const r = await run;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(r.stderr).toContain(`hoop: approval required, request ${request.id}`);
+    expect(JSON.parse(String(r.stdout))).toMatchObject({ command: 'DELETE', rowCount: 1 });
+  });
+
   it('refuses a self-approval', async () => {
     const run = psqlAsync(tunnel.port, `delete from ${table} where id = 2`);
     const request = await waitForRequest(gw, approverToken, `where id = 2`);
@@ -161,7 +171,7 @@ describe('policy per statement, with approvals', () => {
     expect(approve.exitCode, String(approve.stderr)).toBe(0);
     const deleted = await held;
     expect(deleted.rows).toEqual([{ note: 'n4' }]);
-    expect((await after).rows[0].n).toBe(18);
+    expect((await after).rows[0].n).toBe(17);
     expect(notices.some((n) => n.includes(request.id))).toBe(true);
     // A denied parameterised statement errors and the connection stays usable.
     const second = client.query(`delete from ${table} where id = $1`, [5]).catch((e: { code?: string; message: string }) => e);
