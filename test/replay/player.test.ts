@@ -7,6 +7,7 @@ import { createPlayback } from '../../src/replay/player-model.js';
 import { type Clock, Player, runReplayPlayer } from '../../src/replay/player.js';
 import { buildTimeline } from '../../src/replay/timeline.js';
 import { SESSION, sessionEvents } from './fixtures.js';
+import { FakeScreen, FakeTty } from '../support/fake-terminal.js';
 
 // Rendered through createElement: vitest.config.ts collects `*.test.ts` files only.
 
@@ -142,35 +143,6 @@ describe('the replay player', () => {
 });
 
 describe('runReplayPlayer', () => {
-  class FakeTty extends EventEmitter {
-    isTTY = true;
-    private pending: string[] = [];
-    setRawMode() {}
-    setEncoding() {}
-    resume() {}
-    pause() {}
-    ref() {}
-    unref() {}
-    read() {
-      return this.pending.shift() ?? null;
-    }
-    type(data: string) {
-      this.pending.push(data);
-      this.emit('readable');
-    }
-  }
-  class FakeScreen extends EventEmitter {
-    isTTY = true;
-    output = '';
-    columns = 100;
-    rows = 40;
-    write(chunk: string, cb?: () => void) {
-      this.output += chunk;
-      cb?.();
-      return true;
-    }
-  }
-
   it('plays in a terminal and resolves 0 on q', async () => {
     if (!('Console' in console)) Object.assign(console, { Console: NodeConsole });
     const stdin = new FakeTty();

@@ -9,6 +9,7 @@ import type { ApprovalRequest } from '../../src/store/store.js';
 import { App, runApprovalsTui } from '../../src/tui/approvals-app.js';
 import { ApprovalsApiError, type ApprovalsClient } from '../../src/tui/approvals-client.js';
 import { NOW, request, vote } from './fixtures.js';
+import { FakeScreen, FakeTty } from '../support/fake-terminal.js';
 
 // The app is rendered through createElement rather than JSX because vitest.config.ts only
 // collects `*.test.ts` files.
@@ -205,36 +206,6 @@ describe('approvals screen', () => {
 });
 
 describe('runApprovalsTui', () => {
-  /** Just enough of a TTY for ink: raw mode and readable-style reads. */
-  class FakeTty extends EventEmitter {
-    isTTY = true;
-    private pending: string[] = [];
-    setRawMode() {}
-    setEncoding() {}
-    resume() {}
-    pause() {}
-    ref() {}
-    unref() {}
-    read() {
-      return this.pending.shift() ?? null;
-    }
-    type(data: string) {
-      this.pending.push(data);
-      this.emit('readable');
-    }
-  }
-  class FakeScreen extends EventEmitter {
-    isTTY = true;
-    output = '';
-    columns = 100;
-    rows = 40;
-    write(chunk: string, cb?: () => void) {
-      this.output += chunk;
-      cb?.();
-      return true;
-    }
-  }
-
   it('renders from the live stream and resolves 0 on q', async () => {
     // Ink patches the console through `console.Console`, which vitest's console replacement lacks.
     const hadConsole = 'Console' in console;
