@@ -1,15 +1,7 @@
+import { parseGroups } from '../cli/args.js';
 import { configOption, defineCommand, jsonOption } from '../cli/command.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
-
-export function parseGroups(value: unknown): string[] {
-  if (value === undefined || value === '') return [];
-  const groups = String(value).split(',').map((g) => g.trim()).filter(Boolean);
-  for (const g of groups) {
-    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(g)) throw new UsageError(`bad group name "${g}"`, 'groups use letters, digits, "_", ".", ":" and "-"');
-  }
-  return groups;
-}
 
 export default defineCommand({
   name: 'admin service-account create',

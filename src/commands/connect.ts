@@ -1,3 +1,4 @@
+import { parsePort } from '../cli/args.js';
 import { defineCommand, gatewayOptions, jsonOption } from '../cli/command.js';
 import { findConnection } from '../cli/api.js';
 import { resolveGatewayAuth } from '../cli/settings.js';
@@ -5,13 +6,6 @@ import { UsageError } from '../errors.js';
 
 /** The user name local clients present; the gateway ignores it (the tunnel carries the identity). */
 const LOCAL_USER = 'hoop';
-
-export function parsePort(value: unknown): number {
-  if (value === undefined) return 0;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${String(value)} is not a port number`);
-  return port;
-}
 
 export default defineCommand({
   name: 'connect',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { defineCommand, jsonOption } from '../cli/command.js';
 import { cliSettings } from '../cli/settings.js';
 import { configSchema } from '../config/schema.js';
-import { parsePort } from './connect.js';
+import { parsePort } from '../cli/args.js';
 
 const DEMO_CONNECTION = 'demo';
 const DEMO_AUDIENCE = 'urn:hoop:demo';

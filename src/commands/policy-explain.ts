@@ -21,7 +21,7 @@ export default defineCommand({
       import('../policy/policy.js'),
       import('../policy/sql/classify.js'),
       import('../config/load.js'),
-      import('./admin-service-account-create.js'),
+      import('../cli/args.js'),
     ]);
     let policy: Policy = DEFAULT_POLICY;
     let source = 'built-in default policy';

@@ -273,10 +273,6 @@ function denialError(message: string): Buffer {
   return encodeErrorResponse({ severity: 'ERROR', code: '42501', message });
 }
 
-function encodeTypedFrame(code: number, body: Buffer): Buffer {
-  return encodeTyped(code, body);
-}
-
 /** One client session: a client stream and its own backend connection. */
 class PgSession {
   cancelKey: string | null = null;
@@ -479,12 +475,12 @@ class PgSession {
         this.txStatus = (String.fromCharCode(body[0] ?? 0x49) as 'I' | 'T' | 'E');
         const extra = this.tracker.onReadyForQuery();
         // Refusals that were queued behind statements still running go out at their turn.
-        const replacement = extra ? Buffer.concat([extra.before, encodeTypedFrame(code, body), extra.after(this.txStatus)]) : null;
+        const replacement = extra ? Buffer.concat([extra.before, encodeTyped(code, body), extra.after(this.txStatus)]) : null;
         if (this.recorder.unstored) {
           // Group commit: the client learns a statement finished only once its record is stored,
           // so a crash never loses what a client saw acknowledged. Sessions waiting at the same
           // time share one store transaction.
-          this.ackWhenStored(replacement ?? encodeTypedFrame(code, body));
+          this.ackWhenStored(replacement ?? encodeTyped(code, body));
           return HOLD;
         }
         if (replacement) {
@@ -726,11 +722,11 @@ class PgSession {
           return true;
         }
         if (decision.action === 'deny') {
-          this.recordRefusal(sql, decision, now, 'simple');
+          this.recordRefusal(sql, 'simple', now, denialMessage(decision), recordedDecision(decision));
           this.refuseSimple(denialMessage(decision));
           return false;
         }
-        this.hold({ kind: 'query', frame: encodeTypedFrame(code, body), sql, decision, start: now });
+        this.hold({ kind: 'query', frame: encodeTyped(code, body), sql, decision, start: now });
         return HOLD;
       }
       case Frontend.parse: {
@@ -743,12 +739,12 @@ class PgSession {
           return true;
         }
         if (decision.action === 'deny') {
-          this.recordRefusal(p.sql, decision, now, 'extended');
+          this.recordRefusal(p.sql, 'extended', now, denialMessage(decision), recordedDecision(decision));
           this.clientReader.flushBefore();
           this.discardError = denialError(denialMessage(decision));
           return false;
         }
-        this.hold({ kind: 'parse', frame: encodeTypedFrame(code, body), sql: p.sql, name: p.name, decision, start: now });
+        this.hold({ kind: 'parse', frame: encodeTyped(code, body), sql: p.sql, name: p.name, decision, start: now });
         return HOLD;
       }
       case Frontend.bind: {
@@ -793,7 +789,7 @@ class PgSession {
       case Frontend.functionCall: {
         // The fastpath calls a function by OID with no SQL to inspect: refused, fail closed.
         const decision = { action: 'deny' as const, rule: 'hoop:fastpath', class: 'procedural' as const, reason: 'fastpath function calls cannot be inspected' };
-        this.recordRefusal('function call (fastpath)', decision, now, 'function-call');
+        this.recordRefusal('function call (fastpath)', 'function-call', now, denialMessage(decision), recordedDecision(decision));
         this.refuseSimple(denialMessage(decision));
         return false;
       }
@@ -816,19 +812,31 @@ class PgSession {
     else this.tracker.push({ kind: 'refusal', start: performance.now(), refusal: error });
   }
 
-  private recordRefusal(sql: string, decision: Decision, start: number, protocol: 'simple' | 'extended' | 'function-call'): void {
+  /** Records a statement that did not run; false when recording failed (the session is ending). */
+  private recordRefusal(
+    sql: string,
+    protocol: 'simple' | 'extended' | 'function-call',
+    start: number,
+    message: string,
+    decision: RecordedDecision,
+    durationMs = 0,
+  ): boolean {
     try {
-      this.recorder.statement(this.maskRecord({
-        protocol,
-        sql: recordedSql(sql),
-        time: Math.round(performance.timeOrigin + start),
-        durationMs: 0,
-        rows: 0,
-        error: { code: '42501', message: denialMessage(decision) },
-        decision: recordedDecision(decision),
-      }));
+      this.recorder.statement(
+        this.maskRecord({
+          protocol,
+          sql: recordedSql(sql),
+          time: Math.round(performance.timeOrigin + start),
+          durationMs,
+          rows: 0,
+          error: { code: '42501', message },
+          decision,
+        }),
+      );
+      return true;
     } catch (err) {
       this.recordingFailed(err);
+      return false;
     }
   }
 
@@ -919,15 +927,8 @@ class PgSession {
         }
         this.toServer(h.frame);
       } else {
-        this.recorder.statement(this.maskRecord({
-          protocol: h.kind === 'query' ? 'simple' : 'extended',
-          sql: recordedSql(h.sql),
-          time: Math.round(performance.timeOrigin + h.start),
-          durationMs: Math.round((performance.now() - h.start) * 1000) / 1000,
-          rows: 0,
-          error: { code: '42501', message: outcome.message },
-          decision: reviewed,
-        }));
+        const waitedMs = Math.round((performance.now() - h.start) * 1000) / 1000;
+        if (!this.recordRefusal(h.sql, h.kind === 'query' ? 'simple' : 'extended', h.start, outcome.message, reviewed, waitedMs)) return;
         if (h.kind === 'query') this.refuseSimple(outcome.message);
         else this.discardError = denialError(outcome.message);
       }
