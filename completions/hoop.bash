@@ -38,8 +38,8 @@ _hoop() {
     "mask test") opts="--csv --no-header -c --config --connection --json --help" ;;
     "policy") opts="check explain --help" ;;
     "policy check") opts="--json --help" ;;
-    "policy explain") opts="--connection --as --groups --sql --policy -c --config --json --help" ;;
-    "replay") opts="--speed --skip-idle --format -o --out -c --config --gateway --token --agent-meta --help" ;;
+    "policy explain") opts="--connection --as --groups --sql --command --ref --delete --access --policy -c --config --json --help" ;;
+    "replay") opts="--speed --skip-idle --channel --format -o --out -c --config --gateway --token --agent-meta --help" ;;
     "sessions") opts="show --all --connection --limit -c --config --json --gateway --token --agent-meta --help" ;;
     "sessions show") opts="-c --config --json --gateway --token --agent-meta --help" ;;
     "token") opts="--gateway --token --agent-meta --help" ;;

@@ -8,7 +8,7 @@ import { canonicalJson, sha256Hex } from './canonical.js';
 import type { Checkpoint } from './chain.js';
 import type { AuditEvent } from './events.js';
 import { keyFingerprint, verifySignature, type AuditSigner, type TrustedKeys } from './keys.js';
-import { toOcsf } from './ocsf.js';
+import { OcsfContext, toOcsf } from './ocsf.js';
 import { ChainRows, checkChain, parseBody, tailWarning, type Break, type ChainResult, type VerifyResult } from './verify.js';
 
 export const EXPORT_FORMAT = 'hoop-audit-export/1';
@@ -94,6 +94,8 @@ export async function exportTrail(store: Store, signer: AuditSigner, opts: Expor
     [CHECKPOINTS_FILE]: checkpointsFile.close(),
     ...(ocsfFile ? { [OCSF_FILE]: ocsfFile.close() } : {}),
   });
+  // Remembers each session's client address from its start, for the SSH and git records after it.
+  const ocsfContext = new OcsfContext();
   try {
     for (const span of spans) {
       const own = checkpoints.filter((c) => c.chain === span.chain).sort((a, b) => a.seq - b.seq);
@@ -112,7 +114,7 @@ export async function exportTrail(store: Store, signer: AuditSigner, opts: Expor
         if (first === null || seq < first.seq) first = { seq, prev: rec.prev! };
         if (head === null || seq > head.seq) head = { seq, hash: rec.hash! };
         if (ocsfFile && event !== undefined) {
-          const mapped = toOcsf(span.chain, seq, rec.hash!, event as AuditEvent);
+          const mapped = toOcsf(span.chain, seq, rec.hash!, event as AuditEvent, ocsfContext);
           if (mapped) ocsfFile.write(canonicalJson(mapped));
         }
       }

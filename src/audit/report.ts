@@ -1,6 +1,6 @@
 import { renderTable, formatDuration, formatTime } from '../cli/table.js';
 import type { Store } from '../store/store.js';
-import type { ApprovalDecidedEvent, ApprovalRequestedEvent, AuditEvent, StatementEvent } from './events.js';
+import type { ApprovalDecidedEvent, ApprovalRequestedEvent, AuditEvent, GitEvent, RecordedDecision, SshExecEvent, StatementEvent } from './events.js';
 import { parseBody, type VerifyResult } from './verify.js';
 
 export interface SessionRow {
@@ -23,6 +23,9 @@ export interface ClassRow {
   readonly failed: number;
 }
 
+/** What a denial or approval was about: a SQL statement, an SSH command, shell or request, a push. */
+export type Subject = 'sql' | 'ssh.exec' | 'ssh.channel' | 'ssh.request' | 'git.push';
+
 export interface DenialRow {
   readonly time: number;
   readonly identity: string;
@@ -31,7 +34,33 @@ export interface DenialRow {
   /** `rule NAME` for a policy deny, `approval` for a refused review. */
   readonly by: string;
   readonly reason: string;
+  /** The statement, the command line, the refused ref update or request, on one line. */
   readonly sql: string;
+  readonly subject: Subject;
+}
+
+/** SSH and git activity of one identity on one connection. */
+export interface SshRow {
+  readonly identity: string;
+  readonly kind: string;
+  readonly connection: string;
+  /** Commands run with `ssh host CMD`, and of those: refused by hoop, held for approval, exited non-zero or by a signal. */
+  readonly commands: number;
+  readonly commandsRefused: number;
+  readonly commandsHeld: number;
+  readonly commandsFailed: number;
+  /** Lines typed into interactive shells (recorded, not enforced). */
+  readonly shellCommands: number;
+  readonly fetches: number;
+  readonly pushes: number;
+  /** Ref updates pushes asked for, and those refused (by a rule, or with their whole push). */
+  readonly refUpdates: number;
+  readonly refUpdatesRefused: number;
+  readonly fileOperations: number;
+  /** Port and socket forwarding refused. */
+  readonly forwardingRefused: number;
+  /** Other requests and channels refused: agent and X11 forwarding, subsystems, shells. */
+  readonly otherRefused: number;
 }
 
 export interface ApprovalRow {
@@ -41,6 +70,8 @@ export interface ApprovalRow {
   readonly identity: string;
   readonly connection: string;
   readonly sql: string | null;
+  /** What was held; `sql` when the request did not say (older records). */
+  readonly subject: NonNullable<ApprovalRequestedEvent['subject']>;
   readonly status: ApprovalDecidedEvent['status'];
   readonly approvers: readonly { readonly name: string; readonly decision: string; readonly reason: string | null }[];
   readonly waitedMs: number;
@@ -52,6 +83,7 @@ export interface AuditReport {
   readonly events: number;
   readonly sessions: readonly SessionRow[];
   readonly statementsByClass: readonly ClassRow[];
+  readonly ssh: readonly SshRow[];
   readonly denials: readonly DenialRow[];
   readonly approvals: readonly ApprovalRow[];
   readonly approvalSummary: {
@@ -87,11 +119,25 @@ function maskedCount(masked: unknown): number {
 
 const oneLine = (sql: string): string => sql.replace(/\s+/g, ' ').trim();
 
+/** Requests that forward ports or sockets through the SSH connection. */
+const FORWARDING = new Set(['direct-tcpip', 'tcpip-forward', 'forwarded-tcpip', 'direct-streamlocal@openssh.com', 'streamlocal-forward@openssh.com']);
+
+/** Held or denied and not let through by an approval: it never ran. */
+function refusedDecision(d: RecordedDecision, approved: boolean): boolean {
+  return d.action === 'deny' || (d.action === 'review' && !approved);
+}
+
+const byWhom = (d: RecordedDecision): string => (d.action === 'deny' ? `rule ${d.rule}` : 'approval');
+const why = (d: RecordedDecision): string => d.reason ?? (d.action === 'deny' ? `denied by rule ${d.rule}` : 'not approved');
+
+type MutableSshRow = { -readonly [K in keyof SshRow]: SshRow[K] };
+
 /** Builds the report from the recorded events themselves (not the sessions index), so it stands on what `hoop audit verify` checks. */
 export async function buildReport(store: Store, range: { since?: number; until?: number }, integrity: AuditReport['integrity']): Promise<AuditReport> {
   const sessions = new Map<string, { identity: string; kind: string; connection: string; sessions: number; statements: number }>();
   const classes = new Map<string, { total: number; allowed: number; approved: number; refused: number; failed: number }>();
   const denials: DenialRow[] = [];
+  const ssh = new Map<string, MutableSshRow>();
   const requested = new Map<string, ApprovalRequestedEvent>();
   const decided: ApprovalDecidedEvent[] = [];
   let viaWindow = 0;
@@ -103,6 +149,66 @@ export async function buildReport(store: Store, range: { since?: number; until?:
     let row = sessions.get(key);
     if (!row) sessions.set(key, (row = { identity: e.identity.name, kind: e.identity.kind, connection: e.connection, sessions: 0, statements: 0 }));
     return row;
+  };
+
+  const sshRow = (e: AuditEvent): MutableSshRow => {
+    const key = `${e.identity.subject}\u0000${e.connection}`;
+    let row = ssh.get(key);
+    if (!row) {
+      row = {
+        identity: e.identity.name,
+        kind: e.identity.kind,
+        connection: e.connection,
+        commands: 0,
+        commandsRefused: 0,
+        commandsHeld: 0,
+        commandsFailed: 0,
+        shellCommands: 0,
+        fetches: 0,
+        pushes: 0,
+        refUpdates: 0,
+        refUpdatesRefused: 0,
+        fileOperations: 0,
+        forwardingRefused: 0,
+        otherRefused: 0,
+      };
+      ssh.set(key, row);
+    }
+    return row;
+  };
+  const deny = (e: AuditEvent, d: RecordedDecision, subject: Subject, text: string): void =>
+    void denials.push({ time: e.time, identity: e.identity.name, connection: e.connection, class: d.class, by: byWhom(d), reason: why(d), sql: oneLine(text), subject });
+
+  const exec = (e: SshExecEvent): void => {
+    const row = sshRow(e);
+    row.commands++;
+    if (e.decision.action === 'review') row.commandsHeld++;
+    if (refusedDecision(e.decision, e.approval !== undefined)) {
+      row.commandsRefused++;
+      deny(e, e.decision, 'ssh.exec', e.command);
+    } else if ((e.exitStatus !== undefined && e.exitStatus !== 0) || e.exitSignal !== undefined) row.commandsFailed++;
+  };
+
+  const git = (e: GitEvent): void => {
+    const row = sshRow(e);
+    if (e.type === 'git.fetch') {
+      row.fetches++;
+      return;
+    }
+    row.pushes++;
+    row.refUpdates += e.refs.length;
+    if (refusedDecision(e.decision, e.approval !== undefined)) {
+      // The whole push was refused: every ref it asked for with it.
+      row.refUpdatesRefused += e.refs.length;
+      deny(e, e.decision, 'git.push', `git push ${e.repository} ${e.refs.map((r) => `${r.kind} ${r.ref}`).join(', ')}`);
+      return;
+    }
+    for (const r of e.refs) {
+      // A held ref went through with its push's approval.
+      if (r.decision.action !== 'deny') continue;
+      row.refUpdatesRefused++;
+      deny(e, r.decision, 'git.push', `git push ${e.repository} ${r.kind} ${r.ref}`);
+    }
   };
 
   for await (const rec of store.auditRecords(range)) {
@@ -138,12 +244,39 @@ export async function buildReport(store: Store, range: { since?: number; until?:
             by: e.decision!.action === 'deny' ? `rule ${e.decision!.rule}` : 'approval',
             reason: e.error!.message,
             sql: oneLine(e.sql),
+            subject: 'sql',
           });
         } else if (e.approval) c.approved++;
         else if (e.error) c.failed++;
         else c.allowed++;
         break;
       }
+      case 'ssh.exec':
+        exec(e);
+        break;
+      case 'shell.command':
+        sshRow(e).shellCommands++;
+        break;
+      case 'git.fetch':
+      case 'git.push':
+        git(e);
+        break;
+      case 'sftp.op':
+        sshRow(e).fileOperations++;
+        break;
+      case 'ssh.request':
+        // Clients send LANG and LC_* unasked: variables outside the allow-list are not worth a line.
+        if (e.decision.action === 'allow' || e.request === 'env') break;
+        if (FORWARDING.has(e.request)) sshRow(e).forwardingRefused++;
+        else sshRow(e).otherRefused++;
+        deny(e, e.decision, 'ssh.request', `${e.request} ${e.detail}`);
+        break;
+      case 'ssh.channel':
+        // An exec channel's refusal is counted with its command; a shell or subsystem's here.
+        if (e.kind === 'exec' || e.decision.action !== 'deny') break;
+        sshRow(e).otherRefused++;
+        deny(e, e.decision, 'ssh.channel', e.kind === 'subsystem' ? `subsystem ${e.subsystem ?? ''}` : e.kind);
+        break;
       case 'approval.requested':
         requested.set(e.requestId, e);
         break;
@@ -163,6 +296,7 @@ export async function buildReport(store: Store, range: { since?: number; until?:
       identity: d.identity.name,
       connection: d.connection,
       sql: r ? oneLine(r.sql) : null,
+      subject: r?.subject ?? 'sql',
       status: d.status,
       approvers: d.approvers.map((a) => ({ name: a.name, decision: a.decision, reason: a.reason })),
       waitedMs: d.waitedMs,
@@ -176,7 +310,8 @@ export async function buildReport(store: Store, range: { since?: number; until?:
     events,
     sessions: [...sessions.values()].sort((a, b) => b.sessions - a.sessions || b.statements - a.statements || a.identity.localeCompare(b.identity)),
     statementsByClass: [...classes.entries()].map(([cls, c]) => ({ class: cls, ...c })).sort((a, b) => b.total - a.total),
-    denials,
+    ssh: [...ssh.values()].sort((a, b) => b.commands + b.pushes - (a.commands + a.pushes) || a.identity.localeCompare(b.identity)),
+    denials: denials.sort((a, b) => a.time - b.time),
     approvals,
     approvalSummary: {
       decided: decided.length,
@@ -246,17 +381,37 @@ function sections(r: AuditReport): Section[] {
       rows: r.statementsByClass.map((x) => [x.class, String(x.total), String(x.allowed), String(x.approved), String(x.refused), String(x.failed)]),
     },
     {
+      title: 'SSH and git by identity and connection',
+      empty: 'no SSH or git activity',
+      columns: ['identity', 'connection', 'commands', 'refused', 'held', 'failed', 'shell lines', 'fetches', 'pushes', 'refs refused', 'file ops', 'forwarding refused', 'other refused'],
+      rows: r.ssh.map((x) => [
+        x.identity,
+        x.connection,
+        String(x.commands),
+        String(x.commandsRefused),
+        String(x.commandsHeld),
+        String(x.commandsFailed),
+        String(x.shellCommands),
+        String(x.fetches),
+        String(x.pushes),
+        `${x.refUpdatesRefused}/${x.refUpdates}`,
+        String(x.fileOperations),
+        String(x.forwardingRefused),
+        String(x.otherRefused),
+      ]),
+    },
+    {
       title: `Denials (${r.denials.length})`,
-      empty: 'no statement was refused',
-      columns: ['time', 'identity', 'connection', 'class', 'by', 'statement'],
+      empty: 'nothing was refused',
+      columns: ['time', 'identity', 'connection', 'class', 'by', 'statement / command'],
       rows: r.denials.slice(0, MAX_LISTED).map((d) => [formatTime(d.time), d.identity, d.connection, d.class, d.by, clip(d.sql)]),
       ...(r.denials.length > MAX_LISTED ? { note: `${r.denials.length - MAX_LISTED} more not listed (--json has all)` } : {}),
     },
     {
       title: `Approvals (${s.decided})`,
-      summary: `${s.approved} approved, ${s.denied} denied, ${s.expired} expired, ${s.cancelled} withdrawn; wait median ${s.medianWaitMs === null ? '-' : formatDuration(s.medianWaitMs)}, max ${s.maxWaitMs === null ? '-' : formatDuration(s.maxWaitMs)}; ${s.viaWindow} statement(s) ran inside an approval window`,
+      summary: `${s.approved} approved, ${s.denied} denied, ${s.expired} expired, ${s.cancelled} withdrawn; wait median ${s.medianWaitMs === null ? '-' : formatDuration(s.medianWaitMs)}, max ${s.maxWaitMs === null ? '-' : formatDuration(s.maxWaitMs)}; ${s.viaWindow} statement(s) or command(s) ran inside an approval window`,
       empty: 'no approval requests',
-      columns: ['decided', 'request', 'identity', 'status', 'approvers', 'waited', 'statement'],
+      columns: ['decided', 'request', 'identity', 'status', 'approvers', 'waited', 'statement / command'],
       rows: r.approvals
         .slice(0, MAX_LISTED)
         .map((a) => [

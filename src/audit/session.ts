@@ -1,10 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
-import { eventIdentity, type ApprovalDecidedEvent, type ApprovalRequestedEvent, type EventIdentity, type StatementEvent } from './events.js';
+import {
+  eventIdentity,
+  type ApprovalDecidedEvent,
+  type ApprovalRequestedEvent,
+  type EventIdentity,
+  type GitEvent,
+  type SftpEvent,
+  type ShellCommandEvent,
+  type SshChannelEvent,
+  type SshExecEvent,
+  type SshRequestEvent,
+  type StatementEvent,
+  type TerminalEvent,
+} from './events.js';
 import type { Recorder } from './recorder.js';
 
 type StatementFields = Omit<StatementEvent, 'type' | 'sessionId' | 'identity' | 'connection'>;
 type Stamped<E> = E extends unknown ? Omit<E, 'sessionId' | 'identity' | 'connection' | 'time'> : never;
+/** Events of the SSH and git engines, as they record them: `time` defaults to now. */
+export type ProtocolEventFields = Stamped<TerminalEvent | SshChannelEvent | SshExecEvent | ShellCommandEvent | SshRequestEvent | SftpEvent | GitEvent> & { readonly time?: number };
 
 /**
  * The recording of one session: stamps every event with the session id, identity and connection,
@@ -61,6 +76,18 @@ export class SessionRecorder {
     });
   }
 
+  /** Records an SSH or git event; commands run (exec, push, fetch) count as the session's statements. */
+  event(fields: ProtocolEventFields): void {
+    if (fields.type === 'ssh.exec' || fields.type === 'git.push' || fields.type === 'git.fetch') this.statements++;
+    this.recorder.record({
+      ...fields,
+      time: fields.time ?? Date.now(),
+      sessionId: this.sessionId,
+      identity: this.identity,
+      connection: this.connection,
+    } as TerminalEvent | SshChannelEvent | SshExecEvent | ShellCommandEvent | SshRequestEvent | SftpEvent | GitEvent);
+  }
+
   /** Records an approval event (requested, decided). */
   approval(fields: Stamped<ApprovalRequestedEvent | ApprovalDecidedEvent>): void {
     this.recorder.record({ ...fields, sessionId: this.sessionId, identity: this.identity, connection: this.connection, time: Date.now() } as ApprovalRequestedEvent | ApprovalDecidedEvent);
@@ -78,7 +105,7 @@ export class SessionRecorder {
 
   /** Resolves once everything recorded so far is stored; rejects when it cannot be. */
   stored(): Promise<void> {
-    return this.recorder.flush();
+    return this.recorder.flushSoon();
   }
 
   end(reason: string, error?: string): Promise<void> {

@@ -43,6 +43,8 @@ async function apiRequest<T>(auth: GatewayAuth, method: string, path: string, bo
 export interface ConnectionInfo {
   readonly name: string;
   readonly type: string;
+  /** SSH and git connections: the gateway's host key (`ssh-ed25519 AAAA…`), pinned by `hoop connect`. */
+  readonly sshHostKey?: string;
 }
 
 export async function findConnection(auth: GatewayAuth, name: string): Promise<ConnectionInfo> {

@@ -30,7 +30,67 @@ export const postgresConnectionSchema = z
   })
   .strict();
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);
+/** Names of environment variables a client may pass to the host (`SendEnv`), as globs. */
+const envAllowList = z.array(z.string().regex(/^[A-Za-z_*?][A-Za-z0-9_*?]*$/, 'expected a variable name or glob like LC_*'));
+
+/** Fields every SSH-speaking backend has: where it is, who we log in as, and the key we pin. */
+const sshBackendFields = {
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(22),
+  /** Private key the gateway logs in with (OpenSSH or PEM text: use `${file:…}` or `${env:…}`). Clients never see it. */
+  privateKey: z.string().min(1),
+  passphrase: z.string().optional(),
+  /**
+   * The backend's host key, as `ssh-ed25519 AAAA…` (one or more lines), or the text of a
+   * known_hosts file (`${file:~/.ssh/known_hosts}`). One of the two is required: an unknown or
+   * changed host key fails closed.
+   */
+  hostKey: z.string().min(1).optional(),
+  knownHosts: z.string().min(1).optional(),
+  /** Seconds to wait for the backend's SSH handshake. */
+  connectTimeoutSeconds: z.number().int().min(1).max(300).default(20),
+  /** Masking of what is recorded (output, typed input), replacing the gateway-wide `masking:`. */
+  masking: maskingSchema.optional(),
+} as const;
+
+function requirePinnedHostKey(c: { hostKey?: string | undefined; knownHosts?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (!c.hostKey && !c.knownHosts) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hostKey'],
+      message: 'pin the backend: set hostKey (e.g. the output of `ssh-keyscan -t ed25519 HOST`) or knownHosts: ${file:…/known_hosts}',
+    });
+  }
+}
+
+export const sshConnectionSchema = z
+  .object({
+    name: connectionName,
+    type: z.literal('ssh'),
+    ...sshBackendFields,
+    user: z.string().min(1),
+    /** Variables a client may set on the host; everything else is refused (and recorded). */
+    env: envAllowList.default(['LANG', 'LC_*', 'TZ']),
+    /** Bytes of each exec's stdout and of its stderr kept in its record (masked). */
+    execOutputBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
+  })
+  .strict()
+  .superRefine(requirePinnedHostKey);
+
+export const gitConnectionSchema = z
+  .object({
+    name: connectionName,
+    type: z.literal('git'),
+    ...sshBackendFields,
+    user: z.string().min(1).default('git'),
+    /** The repository on the server, as its SSH path (`/srv/git/app.git`, `org/app.git`). Every client path maps onto it. */
+    repository: z.string().min(1),
+    env: envAllowList.default(['GIT_PROTOCOL']),
+  })
+  .strict()
+  .superRefine(requirePinnedHostKey);
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, sshConnectionSchema, gitConnectionSchema]);
 
 export const configSchema = z
   .object({
@@ -148,3 +208,5 @@ export const configSchema = z
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
+export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
+export type GitConnectionConfig = z.infer<typeof gitConnectionSchema>;

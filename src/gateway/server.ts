@@ -15,6 +15,7 @@ import { ApprovalService } from '../policy/approvals.js';
 import { DEFAULT_POLICY, parseDuration, type Policy } from '../policy/policy.js';
 import { initClassifier } from '../policy/sql/classify.js';
 import { SessionPolicy } from '../policy/statement-policy.js';
+import { AccessPolicy } from '../policy/access-policy.js';
 import { registerApprovalRoutes } from './approvals-api.js';
 import { MaskConfigError, createMasker, type Masker } from '../mask/index.js';
 import { maskingKey } from '../mask/gateway-key.js';
@@ -22,6 +23,7 @@ import { defaultKeyDir } from '../audit/keys.js';
 import { startRetention } from '../audit/retention.js';
 import { PostgresEngine } from '../protocols/postgres/engine.js';
 import { openStore } from '../store/open.js';
+import type { GatewayHostKey } from '../protocols/ssh/host-keys.js';
 import type { Store } from '../store/store.js';
 import { TunnelGatewayEnd, type TunnelRequest } from '../tunnel/gateway-end.js';
 
@@ -108,6 +110,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const connections = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
   const postgresEngine = new PostgresEngine();
   const engines = new Map<string, ProtocolEngine>([['postgres', postgresEngine]]);
+  // SSH and git share one host key, generated on the first start that needs it and kept in the store.
+  let sshHostKey: GatewayHostKey | null = null;
+  if (config.connections.some((c) => c.type === 'ssh' || c.type === 'git')) {
+    // ssh2 loads only for gateways that serve SSH.
+    const { gatewayHostKey, pinnedKeys } = await import('../protocols/ssh/host-keys.js');
+    for (const c of config.connections) if (c.type === 'ssh' || c.type === 'git') pinnedKeys(c);
+    const { SshEngine } = await import('../protocols/ssh/engine.js');
+    sshHostKey = await gatewayHostKey(store);
+    engines.set('ssh', new SshEngine('ssh', sshHostKey));
+    engines.set('git', new SshEngine('git', sshHostKey));
+  }
   const adminGroups = new Set(config.auth.adminGroups);
   const isAdmin = (identity: Identity): boolean => identity.groups.some((g) => adminGroups.has(g));
 
@@ -167,7 +180,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
 
     // Names and types only: credentials never leave the gateway.
     v1.get('/v1/connections', async () => ({
-      connections: config.connections.map((c) => ({ name: c.name, type: c.type })),
+      connections: config.connections.map((c) => ({
+        name: c.name,
+        type: c.type,
+        // The public half only: what `hoop connect` pins in the client's known_hosts.
+        ...(sshHostKey && (c.type === 'ssh' || c.type === 'git') ? { sshHostKey: sshHostKey.publicKey } : {}),
+      })),
     }));
 
     v1.get<{ Querystring: { all?: string; connection?: string; limit?: string } }>('/v1/sessions', async (req, reply) => {
@@ -208,6 +226,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       recorder: recorderForSession,
       log: sessionLog,
       policy: new SessionPolicy(policy, identity, connection.name),
+      access: new AccessPolicy(policy, identity, connection.name),
       approvals,
       agentMeta,
       masker: masker && !masker.seesClearValues(identity.groups) ? masker : null,

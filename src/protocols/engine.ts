@@ -6,6 +6,7 @@ import type { SessionRecorder } from '../audit/session.js';
 import type { AgentMeta } from '../auth/agent-meta.js';
 import type { ApprovalService } from '../policy/approvals.js';
 import type { SessionPolicy } from '../policy/statement-policy.js';
+import type { AccessPolicy } from '../policy/access-policy.js';
 import type { Masker } from '../mask/index.js';
 
 /** Everything an engine needs to serve one client stream. */
@@ -17,8 +18,10 @@ export interface EngineContext {
   /** Records this stream's session; created lazily by the engine once it knows it is a session. */
   readonly recorder: SessionRecorder;
   readonly log: Logger;
-  /** Decides each statement for this identity and connection. */
+  /** Decides each SQL statement for this identity and connection. */
   readonly policy: SessionPolicy;
+  /** Decides SSH and git requests (commands, shells, forwarding, ref updates) for this identity and connection. */
+  readonly access: AccessPolicy;
   /** Holds statements for human approval. */
   readonly approvals: ApprovalService;
   /** What the agent declared about itself, copied onto approval requests. */

@@ -1,4 +1,4 @@
-import { isSeekPoint, schedule, type PlaybackOptions, type Timeline } from './timeline.js';
+import { schedule, seekPoints, seekUnit, type PlaybackOptions, type Timeline } from './timeline.js';
 
 /**
  * The player's state machine: pure, no React, no clock. Time only moves through `tick` actions
@@ -13,6 +13,8 @@ export interface Playback {
   readonly times: readonly number[];
   /** Indexes of the frames → and ← move between. */
   readonly seekPoints: readonly number[];
+  /** What they are, for the status line. */
+  readonly unit: 'statement' | 'command' | 'step';
   /** Playback time of the last frame. */
   readonly durationMs: number;
 }
@@ -23,7 +25,8 @@ export function createPlayback(timeline: Timeline, opts: PlaybackOptions = {}): 
     timeline,
     speed: opts.speed ?? 1,
     times,
-    seekPoints: timeline.frames.flatMap((f, i) => (isSeekPoint(f) ? [i] : [])),
+    seekPoints: seekPoints(timeline),
+    unit: seekUnit(timeline),
     durationMs: times.at(-1) ?? 0,
   };
 }
@@ -41,9 +44,9 @@ export type PlayerAction =
   | { readonly type: 'tick'; readonly elapsedMs: number }
   /** Space: pause, resume, or (at the end) play again from the start. */
   | { readonly type: 'toggle' }
-  /** →: show everything up to and including the next statement. */
+  /** →: show everything up to and including the next statement (or command). */
   | { readonly type: 'next' }
-  /** ←: back to the statement before the current one (or the start). */
+  /** ←: back to the statement (or command) before the current one, or the start. */
   | { readonly type: 'prev' }
   | { readonly type: 'quit' };
 
@@ -77,6 +80,13 @@ export function currentStatement(state: PlayerState, p: Playback): number {
   return 0;
 }
 
+/** How many seek points are on screen: the number of the current statement or command (0 before the first). */
+export function currentStep(state: PlayerState, p: Playback): number {
+  let n = 0;
+  for (const i of p.seekPoints) if (i < state.shown) n++;
+  return n;
+}
+
 /** Shows frames [0, k] with the clock at frame k: the result of any seek. */
 function seekTo(state: PlayerState, p: Playback, k: number): PlayerState {
   if (k < 0) return { ...state, shown: dueAt(p, 0), clockMs: 0 };
@@ -105,7 +115,7 @@ export function playerStep(state: PlayerState, action: PlayerAction, p: Playback
     }
     case 'prev': {
       const onScreen = p.seekPoints.filter((i) => i < state.shown);
-      // The current statement is the last one on screen; go to the one before it.
+      // The current statement or command is the last one on screen; go to the one before it.
       const target = onScreen.length >= 2 ? onScreen.at(-2)! : -1;
       return { state: seekTo(state, p, target) };
     }
@@ -119,7 +129,7 @@ export interface KeyPress {
   readonly rightArrow?: boolean;
 }
 
-/** Space pauses and resumes, → / ← (or l / h) move between statements, q quits. */
+/** Space pauses and resumes, → / ← (or l / h) move between statements or commands, q quits. */
 export function keyAction(input: string, key: KeyPress): PlayerAction | null {
   if (key.rightArrow || input === 'l') return { type: 'next' };
   if (key.leftArrow || input === 'h') return { type: 'prev' };

@@ -1,8 +1,8 @@
 import { Box, Text, render, useApp, useInput, useWindowSize } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { UsageError } from '../errors.js';
-import { type Playback, type PlayerAction, currentStatement, initialPlayerState, isFinished, keyAction, playerStep } from './player-model.js';
-import { type Line, headerLines, screenLines } from './render.js';
+import { type Playback, type PlayerAction, currentStep, initialPlayerState, isFinished, keyAction, playerStep } from './player-model.js';
+import { type Line, ScreenRenderer, headerLines } from './render.js';
 
 /** Where the player gets time from: the system clock, or a fake one in tests. */
 export interface Clock {
@@ -77,7 +77,8 @@ function Lines({ lines }: { readonly lines: readonly Line[] }) {
 
 /**
  * Plays a timeline: the header stays on top, the frames played so far scroll below it (the last
- * screenful), and a status line says where playback is. Space pauses, → / ← seek, q quits.
+ * screenful; for a terminal session, the terminal as it looked), and a status line says where
+ * playback is. Space pauses, → / ← seek between statements or commands, q quits.
  */
 export function Player({ playback, clock = systemClock, tickMs = 50, rows, columns }: PlayerProps) {
   const { exit } = useApp();
@@ -117,14 +118,17 @@ export function Player({ playback, clock = systemClock, tickMs = 50, rows, colum
   });
 
   const { timeline } = playback;
-  const header = useMemo(() => wrap(headerLines(timeline.header, timeline.statements), width), [timeline, width]);
-  const screen = useMemo(() => wrap(screenLines(timeline, state.shown), width), [timeline, state.shown, width]);
+  const header = useMemo(() => wrap(headerLines(timeline), width), [timeline, width]);
+  // One renderer per timeline: playing forward feeds it only the new frames.
+  const renderer = useMemo(() => new ScreenRenderer(timeline), [timeline]);
+  const screen = useMemo(() => wrap(renderer.linesAt(state.shown), width), [renderer, state.shown, width]);
   // Header, rule, body, two status lines, and one row spare: a frame as tall as the terminal scrolls it.
   const bodyHeight = Math.max(3, height - header.length - 4);
   const visible = screen.slice(-bodyHeight);
   const finished = isFinished(state, playback);
   const status = finished ? '■ end of session' : state.playing ? '▶ playing' : '❚❚ paused';
   const speed = playback.speed === 1 ? '' : ` · ${playback.speed}x`;
+  const unit = playback.unit;
   return (
     <Box flexDirection="column">
       <Lines lines={header} />
@@ -133,10 +137,10 @@ export function Player({ playback, clock = systemClock, tickMs = 50, rows, colum
       <Box>
         <Text color={finished ? 'gray' : state.playing ? 'green' : 'yellow'}>{status}</Text>
         <Text>
-          {`${speed} · statement ${currentStatement(state, playback)}/${timeline.statements} · ${clockText(state.clockMs)} / ${clockText(playback.durationMs)}`}
+          {`${speed} · ${unit} ${currentStep(state, playback)}/${playback.seekPoints.length} · ${clockText(state.clockMs)} / ${clockText(playback.durationMs)}`}
         </Text>
       </Box>
-      <Text dimColor>space {finished ? 'play again' : state.playing ? 'pause' : 'play'} · → next statement · ← previous statement · q quit</Text>
+      <Text dimColor>{`space ${finished ? 'play again' : state.playing ? 'pause' : 'play'} · → next ${unit} · ← previous ${unit} · q quit`}</Text>
     </Box>
   );
 }

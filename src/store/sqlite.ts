@@ -142,6 +142,12 @@ const MIGRATIONS: readonly string[] = [
      signature TEXT NOT NULL
    );
    CREATE INDEX audit_prunes_chain ON audit_prunes(chain, seq);`,
+  // Keys the gateway generates once and every replica shares (the SSH host key).
+  `CREATE TABLE gateway_keys (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
 
 const AUDIT_PAGE = 2000;
@@ -266,8 +272,10 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
-    this.countStatement = this.db.prepare('UPDATE sessions SET statements = statements + 1 WHERE id = ?');
+    this.countStatement = this.db.prepare('UPDATE sessions SET statements = statements + ? WHERE id = ?');
     this.appendBatch = this.db.transaction((events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]) => {
+      // One counter update per session per batch, not one per statement: the batch is the unit of cost.
+      let counts: Map<string, number> | null = null;
       for (const c of events) {
         const e = c.event;
         this.insertEvent.run(e.sessionId, e.type, e.time, e.identity.subject, e.identity.name, e.connection, c.body, c.chain, c.seq, c.prev, c.hash);
@@ -286,10 +294,12 @@ export class SqliteStore implements Store {
           );
         } else if (e.type === 'session.end') {
           this.endSession.run(e.time, e.reason, e.sessionId);
-        } else if (e.type === 'statement') {
-          this.countStatement.run(e.sessionId);
+        } else if (e.type === 'statement' || e.type === 'ssh.exec' || e.type === 'git.push' || e.type === 'git.fetch') {
+          counts ??= new Map();
+          counts.set(e.sessionId, (counts.get(e.sessionId) ?? 0) + 1);
         }
       }
+      if (counts) for (const [session, n] of counts) this.countStatement.run(n, session);
       for (const cp of checkpoints) this.insertCheckpoint.run(cp.chain, cp.seq, cp.hash, cp.time, cp.keyFingerprint, cp.signature);
     });
   }
@@ -635,6 +645,14 @@ export class SqliteStore implements Store {
 
   async approvalChangeHead(): Promise<number> {
     return (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM approval_changes').get() as { s: number }).s;
+  }
+
+  async gatewayKey(name: string, create: () => string): Promise<string> {
+    const stored = this.db.prepare('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string } | undefined;
+    if (stored) return stored.value;
+    // INSERT OR IGNORE then read: two replicas starting at once agree on whichever key landed first.
+    this.db.prepare('INSERT OR IGNORE INTO gateway_keys (name, value, created_at) VALUES (?, ?, ?)').run(name, create(), Date.now());
+    return (this.db.prepare('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string }).value;
   }
 
   async close(): Promise<void> {

@@ -226,5 +226,11 @@ export interface Store {
   /** The newest change's seq (0 when none). */
   approvalChangeHead(): Promise<number>;
 
+  /**
+   * A key the gateway generates once and keeps (the SSH host key): the stored one, or `create()`'s
+   * result stored now. Replicas sharing the store get the same key.
+   */
+  gatewayKey(name: string, create: () => string): Promise<string>;
+
   close(): Promise<void>;
 }

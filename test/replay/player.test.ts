@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPlayback } from '../../src/replay/player-model.js';
 import { type Clock, Player, runReplayPlayer } from '../../src/replay/player.js';
 import { buildTimeline } from '../../src/replay/timeline.js';
-import { SESSION, sessionEvents } from './fixtures.js';
+import { SESSION, sessionEvents, sshEvents, terminalEvents } from './fixtures.js';
 import { FakeScreen, FakeTty } from '../support/fake-terminal.js';
 
 // Rendered through createElement: vitest.config.ts collects `*.test.ts` files only.
@@ -32,10 +32,10 @@ class FakeClock implements Clock {
   }
 }
 
-function setup(opts: { speed?: number; skipIdleMs?: number } = {}) {
+function setup(opts: { speed?: number; skipIdleMs?: number; timeline?: ReturnType<typeof buildTimeline>; rows?: number } = {}) {
   const clock = new FakeClock();
-  const playback = createPlayback(buildTimeline(SESSION, sessionEvents()), opts);
-  const ui = render(createElement(Player, { playback, clock, rows: 60, columns: 100 }));
+  const playback = createPlayback(opts.timeline ?? buildTimeline(SESSION, sessionEvents()), opts);
+  const ui = render(createElement(Player, { playback, clock, rows: opts.rows ?? 60, columns: 100 }));
   const frame = () => ui.lastFrame() ?? '';
   const press = async (...keys: string[]) => {
     for (const k of keys) {
@@ -139,6 +139,70 @@ describe('the replay player', () => {
     expect(clock.timers.size).toBe(1);
     await press('q');
     expect(clock.timers.size).toBe(0);
+  });
+});
+
+describe('the replay player on an SSH session', () => {
+  it('draws the terminal as it goes, with the events of the session between its lines', async () => {
+    const { frame, advance } = setup({ timeline: buildTimeline(undefined, sshEvents()) });
+    await tick();
+    expect(frame()).toContain('terminal    channel 0 (shell, xterm-256color 100×30); other terminals: channel 5');
+    expect(frame()).toContain('step 0/9');
+    await advance(250);
+    expect(frame()).toContain('── channel 0 +0:00.100 · shell');
+    // The coloured prompt, drawn without its colour codes (the renderer trims its trailing space).
+    expect(frame()).toMatch(/^web-1\$$/m);
+    expect(frame()).not.toContain('[1;32m');
+    expect(frame()).not.toContain('web-1$ ls');
+    await advance(1000);
+    expect(frame()).toContain('web-1$ ls');
+    expect(frame()).toContain('── shell #1 +0:01.201 · channel 0 · ls · recorded, not enforced');
+    expect(frame()).toContain('README.md  app.log');
+    expect(frame()).toContain('step 1/9');
+  });
+
+  it('→ jumps to the next command and ← back, redrawing the terminal up to there', async () => {
+    const { frame, press } = setup({ timeline: buildTimeline(undefined, sshEvents()) });
+    await tick();
+    await press(' ', RIGHT, RIGHT);
+    expect(frame()).toContain('web-1$ rm -rf /tmp /cache');
+    expect(frame()).toContain('── shell #2 ');
+    expect(frame()).toContain('step 2/9');
+    expect(frame()).toContain('→ next step');
+    await press(RIGHT);
+    expect(frame()).toContain('── exec #3 ');
+    expect(frame()).toContain('  stdout    web-1');
+    await press(LEFT, LEFT);
+    expect(frame()).toContain('step 1/9');
+    expect(frame()).toContain('web-1$ ls');
+    expect(frame()).not.toContain('rm -rf');
+    expect(frame()).not.toContain('── exec #3 ');
+  });
+
+  it('plays at --speed with --skip-idle: the long pauses of a terminal session shrink', async () => {
+    const { frame, advance } = setup({ timeline: buildTimeline(undefined, terminalEvents()), speed: 2, skipIdleMs: 500 });
+    await tick();
+    expect(frame()).toContain('2x');
+    expect(frame()).toContain('command 0/2');
+    // 4 s of typing pause is capped at 0.5 s and halved: the second command is on screen 0.56 s in.
+    await advance(560);
+    expect(frame()).toContain('whoami');
+    expect(frame()).toContain('root');
+    expect(frame()).toContain('command 2/2');
+    await advance(300);
+    expect(frame()).toContain('■ end of session');
+    expect(frame()).toContain('── session ended +0:06.000 · client-closed · 0 command(s)');
+  });
+
+  it('keeps the bottom of the terminal on a small screen', async () => {
+    const { frame, ui } = setup({ timeline: buildTimeline(undefined, sshEvents()), rows: 16 });
+    await tick();
+    for (let i = 0; i < 20; i++) ui.stdin.write(RIGHT);
+    await tick(60);
+    expect(frame()).toContain('session     s_ssh');
+    expect(frame()).toContain('── session ended');
+    expect(frame()).not.toContain('Welcome to web-1');
+    expect(frame().split('\n').length).toBeLessThanOrEqual(16);
   });
 });
 

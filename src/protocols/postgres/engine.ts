@@ -5,6 +5,7 @@ import { RecordingFailedError } from '../../audit/recorder.js';
 import type { RecordedDecision, StatementEvent } from '../../audit/events.js';
 import type { SessionRecorder } from '../../audit/session.js';
 import type { Decision } from '../../policy/policy.js';
+import { awaitApproval, recordedDecision, type ReviewDecision } from '../../policy/review.js';
 import type { PostgresConnectionConfig } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import type { EngineContext, ProtocolEngine } from '../engine.js';
@@ -260,10 +261,6 @@ interface StatementDecision {
   readonly approval?: NonNullable<StatementEvent['approval']>;
 }
 
-function recordedDecision(d: Decision): RecordedDecision {
-  return { action: d.action, rule: d.rule, class: d.class, ...(d.action === 'deny' ? { reason: d.reason } : {}) };
-}
-
 function denialMessage(d: Decision): string {
   return `hoop: ${d.action === 'deny' ? d.reason : 'not allowed'} (rule ${d.rule})`;
 }
@@ -286,7 +283,6 @@ class PgSession {
   private readonly portals = new Map<string, { sql: string; params: (string | null)[]; decision: StatementDecision | undefined }>();
   /** Decisions of prepared statements that were held and approved, for their Executes' records. */
   private readonly statementDecisions = new Map<string, StatementDecision>();
-  private heldRequestId: string | null = null;
   private ending = false;
   private endReason = 'client-closed';
   private endError: string | undefined;
@@ -645,6 +641,7 @@ class PgSession {
         this.flushClientOutbox();
         this.toClient(ready);
         while (!this.awaitingStore && !this.ending && this.pendingServerInput.length > 0) this.onServerData(this.pendingServerInput.shift()!);
+        if (!this.awaitingStore) this.uncorkClient();
         if (!this.awaitingStore && !this.clientBlocked && !this.ending) this.server.resume();
       },
       (err: unknown) => this.recordingFailed(err),
@@ -658,19 +655,40 @@ class PgSession {
     for (const b of out) this.toClient(b);
   }
 
+  /**
+   * The client socket is corked while a server chunk is relayed, and stays corked while its
+   * ReadyForQuery waits for the store: a response leaves in one write, not one per piece.
+   */
+  private clientCorked = false;
+
+  private corkClient(): void {
+    if (this.clientCorked) return;
+    this.clientCorked = true;
+    this.client.cork();
+  }
+
+  private uncorkClient(): void {
+    if (!this.clientCorked) return;
+    this.clientCorked = false;
+    this.client.uncork();
+  }
+
   private readonly onServerData = (chunk: Buffer): void => {
     if (this.awaitingStore) {
       this.pendingServerInput.push(chunk);
       return;
     }
+    this.corkClient();
     try {
       const rest = this.serverReader.push(chunk, this.serverVisitor, this.toClient);
       if (rest) this.pendingServerInput.unshift(rest);
     } catch (err) {
+      this.uncorkClient();
       this.protocolFailure(err, 'server');
       return;
     }
     if (this.serverReader.atBoundary && !this.awaitingStore) this.flushClientOutbox();
+    if (!this.awaitingStore) this.uncorkClient();
   };
 
   private readClient(chunk: Buffer): void {
@@ -851,64 +869,32 @@ class PgSession {
 
   /** Asks for approval (or finds an open window), waits, and settles the held statement. */
   private async review(h: HeldStatement): Promise<void> {
-    const decision = h.decision as Extract<Decision, { action: 'review' }>;
-    const identity = this.ctx.identity;
-    const connection = this.connection.name;
-    const window = await this.ctx.approvals.findWindow(identity.subject, connection, decision.class);
-    if (this.ending) return;
-    if (window) {
-      this.recorder.approval({ type: 'approval.decided', requestId: window.requestId, status: 'approved', approvers: [], reason: 'approval window', waitedMs: 0, viaWindow: true });
-      this.settle(h, { approved: true, approval: { requestId: window.requestId, approvedBy: [], viaWindow: true } });
-      return;
-    }
-    const request = await this.ctx.approvals.create({
-      expiresAt: Date.now() + decision.timeoutMs,
-      sessionId: this.recorder.sessionId,
-      identitySubject: identity.subject,
-      identityName: identity.name,
-      groups: identity.groups,
-      agentMeta: this.ctx.agentMeta ?? null,
-      connection,
-      statement: h.sql,
-      class: decision.class,
-      rule: decision.rule,
-      approverGroups: decision.approvers,
-      approvalsNeeded: decision.approvals,
-    });
-    this.heldRequestId = request.id;
-    this.recorder.approval({
-      type: 'approval.requested',
-      requestId: request.id,
-      sql: this.ctx.recordMasker ? this.ctx.recordMasker.maskText(recordedSql(h.sql)).text : recordedSql(h.sql),
-      decision: recordedDecision(decision),
-      approverGroups: decision.approvers,
-      approvalsNeeded: decision.approvals,
-      expiresAt: request.expiresAt,
-    });
-    if (this.ending) return;
-    this.sendToClient(
-      encodeNoticeResponse({
-        severity: 'NOTICE',
-        code: '01000',
-        message: `hoop: approval required, request ${request.id}; waiting…`,
-        detail: `${decision.class} statement held by rule ${decision.rule}; ${decision.approvals} approval(s) from ${decision.approvers.join(', ')} needed within ${Math.round(decision.timeoutMs / 60000)} min`,
-        hint: `an approver runs: hoop approve ${request.id}`,
-      }),
+    const decision = h.decision as ReviewDecision;
+    const sql = recordedSql(h.sql);
+    const outcome = await awaitApproval(
+      { identity: this.ctx.identity, connection: this.connection.name, approvals: this.ctx.approvals, agentMeta: this.ctx.agentMeta, recorder: this.recorder },
+      {
+        decision,
+        text: h.sql,
+        recordedText: this.ctx.recordMasker ? this.ctx.recordMasker.maskText(sql).text : sql,
+        subject: 'sql',
+        what: 'statement',
+        recordedDecision: recordedDecision(decision),
+        signal: this.abort.signal,
+        notify: (request) =>
+          this.sendToClient(
+            encodeNoticeResponse({
+              severity: 'NOTICE',
+              code: '01000',
+              message: `hoop: approval required, request ${request.id}; waiting…`,
+              detail: `${decision.class} statement held by rule ${decision.rule}; ${decision.approvals} approval(s) from ${decision.approvers.join(', ')} needed within ${Math.round(decision.timeoutMs / 60000)} min`,
+              hint: `an approver runs: hoop approve ${request.id}`,
+            }),
+          ),
+      },
     );
-    const settled = await this.ctx.approvals.waitForDecision(request.id, this.abort.signal);
-    this.heldRequestId = null;
     if (this.ending) return;
-    const approvers = settled.votes.map((v) => ({ name: v.approverName, decision: v.decision, reason: v.reason, windowMs: v.windowMs }));
-    const status = settled.status === 'pending' ? 'cancelled' : settled.status;
-    this.recorder.approval({ type: 'approval.decided', requestId: settled.id, status, approvers, reason: settled.reason, waitedMs: (settled.decidedAt ?? Date.now()) - settled.createdAt, viaWindow: false });
-    if (status === 'approved') {
-      this.settle(h, { approved: true, approval: { requestId: settled.id, approvedBy: approvers.filter((a) => a.decision === 'approve').map((a) => a.name), viaWindow: false } });
-    } else if (status === 'denied') {
-      const by = approvers.find((a) => a.decision === 'deny');
-      this.settle(h, { approved: false, message: `hoop: denied by ${by?.name ?? 'an approver'}: ${settled.reason ?? 'no reason given'} (request ${settled.id})` });
-    } else {
-      this.settle(h, { approved: false, message: `hoop: approval request ${settled.id} ${status === 'expired' ? 'expired without a decision' : 'was withdrawn'}; the statement did not run` });
-    }
+    this.settle(h, outcome);
   }
 
   /** Releases a held statement: forwards exactly it, or refuses it, then reads what queued behind it. */
@@ -969,7 +955,6 @@ class PgSession {
     this.endReason = reason;
     this.endError = error;
     this.abort.abort();
-    if (this.heldRequestId) void this.ctx.approvals.cancel(this.heldRequestId).catch(() => {});
     this.backend?.socket.destroy();
     if (reason !== 'recording-failed' && reason !== 'protocol-error') this.client.destroy();
     if (this.tracker.pendingStatements > 0) this.tracker.abandon(reason);
