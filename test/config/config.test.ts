@@ -73,3 +73,29 @@ describe('gateway config', () => {
     expect(r.stderr).toMatch(/plain HTTP/);
   });
 });
+
+describe('ssh and git connections', () => {
+  const ssh = (fields: string) => base(`  - name: web1
+    type: ssh
+    host: 10.0.0.5
+    user: deploy
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----"
+${fields}`);
+
+  it('applies defaults: port 22, an env allow-list, 64 KiB of exec output', () => {
+    const c = parseConfig(ssh('    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMS9o6J+MSE6ItBBRZOWFK74/RYUwVEimjEmlpDNAqn8'), 'hoop.yaml', '/etc/hoop');
+    expect(c.connections[1]).toMatchObject({ type: 'ssh', port: 22, env: ['LANG', 'LC_*', 'TZ'], execOutputBytes: 65536 });
+  });
+
+  it('refuses a connection that pins no backend host key, saying how to pin one', () => {
+    const err = errorOf(() => parseConfig(ssh(''), 'hoop.yaml', '/etc/hoop'));
+    expect(err.message).toMatch(/connections.*hostKey.*ssh-keyscan/s);
+  });
+
+  it('a git connection needs the repository it serves', () => {
+    const err = errorOf(() =>
+      parseConfig(base(`  - name: app\n    type: git\n    host: git.internal\n    privateKey: x\n    hostKey: ssh-ed25519 AAAA\n`), 'hoop.yaml', '/etc/hoop'),
+    );
+    expect(err.message).toMatch(/repository/);
+  });
+});

@@ -114,6 +114,12 @@ describe('SSH through the gateway (real sshd, real ssh/sftp/scp)', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('hoop connect NAME -- ssh NAME CMD runs the stock ssh through the tunnel and passes its exit status on', async () => {
+    const r = await hoop(['connect', 'web1', '--gateway', gw.url, '--token', agentToken, '--', 'ssh', 'web1', 'echo via-connect; exit 7']);
+    expect(String(r.stdout)).toContain('via-connect');
+    expect(r.exitCode).toBe(7);
+  });
+
   it('runs an allowed command with its exit status and output', async () => {
     const r = await ssh(['web1', 'echo out; echo err >&2; exit 3']);
     expect(r.stdout).toBe('out');
