@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pgbench -S (select-only) straight at PostgreSQL and through hoop, in the same run, and prints a
-// markdown table with each target's ratio to direct.
+// markdown table with each target's ratio to direct: a quick look at a few gateway variants
+// (async acks included). The full comparison, PgBouncer included, is `npm run bench`.
 // Not a test: timings are noisy, so nothing here asserts. Needs `npm run build` first.
 //
 //   node bench/pg-overhead.mjs [--duration 10] [--clients 1,4] [--modes simple,prepared] [--scale 10]
@@ -8,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pgTool, run, startBenchGateway } from './lib.mjs';
+import { ensureBenchDb, pgTool, run, startBenchGateway } from './lib.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,10 +45,7 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 try {
-  const exists = run(psql, ['-d', 'postgres', '-Atqc', `select 1 from pg_database where datname = '${db}'`], direct).trim();
-  if (exists !== '1') run(psql, ['-d', 'postgres', '-qc', `create database ${db}`], direct);
-  console.error(`bench: pgbench -i -s ${args.scale} ${db} …`);
-  run(pgbench, ['-i', '-q', '-s', args.scale, db], direct);
+  ensureBenchDb({ psql, pgbench, env: direct, db, scale: Number(args.scale) });
 
   // Two gateways: one that only records (every statement allowed), one with the default policy
   // (every statement parsed, classified and decided). Each is measured through `hoop connect`

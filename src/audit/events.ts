@@ -93,7 +93,7 @@ export interface SessionEndEvent extends EventBase {
 
 /**
  * Raw terminal traffic of an SSH shell or pty channel, masked before it is stored. Output chunks
- * are coalesced (a few per second at most), so a busy terminal costs few events.
+ * are coalesced (one event per 50 ms or per 32 KiB at most), not one event per chunk.
  */
 export interface TerminalEvent extends EventBase {
   readonly type: 'terminal.output' | 'terminal.input';

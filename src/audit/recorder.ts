@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { chainEvents, GENESIS_HASH, checkpointPayload, newChainId, type ChainHead, type ChainedEvent, type Checkpoint } from './chain.js';
 import type { AuditEvent } from './events.js';
 import type { AuditSigner } from './keys.js';
+import type { RecordingJournal } from './journal.js';
 
 export interface RecorderOptions {
   /** Events written per store transaction at most. */
@@ -33,6 +34,11 @@ export interface RecorderOptions {
   readonly checkpointIntervalMs?: number;
   /** The chain this recorder writes; a fresh one by default (one per gateway process). */
   readonly chain?: string;
+  /**
+   * Batched mode: acknowledgments wait for the journal (one file append per group) instead of a
+   * store commit; the store takes the events in large batches after (see journal.ts).
+   */
+  readonly journal?: RecordingJournal;
 }
 
 export class RecordingFailedError extends Error {
@@ -60,8 +66,12 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
   private closed = false;
   private readonly maxPending: number;
   private readonly checkpointEvery: number;
-  /** The last event stored on the chain. */
+  /** The last event chained: stored, or (with a journal) journaled and on its way to the store. */
   private head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  /** The last event stored on the chain: checkpoints never sign past it. */
+  private storedHead: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  /** Journaled, not yet stored, in chain order. */
+  private journaled: ChainedEvent[] = [];
   /** The highest seq a stored checkpoint covers; -1 until the chain's opening checkpoint is stored. */
   private signedSeq = -1;
 
@@ -100,7 +110,7 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
 
   /** The last stored event's place in this recorder's chain. */
   get chainHead(): { chain: string; seq: number; hash: string } {
-    return { chain: this.chain, ...this.head };
+    return { chain: this.chain, ...this.storedHead };
   }
 
   /** Queues an event (strict mode: stores it). Throws RecordingFailedError when recording is impossible; the caller must end its session. */
@@ -159,9 +169,28 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
     if (this.failure) return Promise.reject(new RecordingFailedError(`recording failed: ${this.failure.message}`));
     this.groupCommit ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       this.groupCommit = null;
-      return this.flush();
+      if (!this.opts.journal || this.mode !== 'batched') return this.flush();
+      this.journalQueued();
     });
     return this.groupCommit;
+  }
+
+  /** Chains what is queued and appends it to the journal; the store gets it with the next batch. */
+  private journalQueued(): void {
+    if (this.failure) throw new RecordingFailedError(`recording failed: ${this.failure.message}`);
+    if (this.queue.length === 0) return;
+    const records = chainEvents(this.chain, this.head, this.queue);
+    this.queue = [];
+    try {
+      this.opts.journal!.append(records);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      throw new RecordingFailedError(`recording failed: ${this.failure!.message}`);
+    }
+    const last = records.at(-1)!;
+    this.head = { seq: last.seq, hash: last.hash };
+    for (const r of records) this.journaled.push(r);
+    if (this.timer === null) this.schedule(this.opts.flushIntervalMs);
   }
 
   /** Writes everything queued so far; resolves when it is stored (or rejects when it cannot be). */
@@ -169,6 +198,16 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
     if (this.failure) throw new RecordingFailedError(`recording failed: ${this.failure.message}`);
     if (this.mode === 'strict') return;
     await this.serial(async () => {
+      if (this.opts.journal && this.mode === 'batched') {
+        this.journalQueued();
+        while (this.journaled.length > 0 && !this.failure) {
+          const batch = this.journaled.splice(0, this.opts.batchSize);
+          await this.write(batch);
+        }
+        // Everything journaled is stored (journaling is synchronous, so nothing slipped in between).
+        if (this.journaled.length === 0 && !this.failure) this.opts.journal.reset();
+        return;
+      }
       while (this.queue.length > 0 && !this.failure) {
         const batch = this.queue.length <= this.opts.batchSize ? this.queue : this.queue.slice(0, this.opts.batchSize);
         this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
@@ -210,7 +249,7 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
         signed = r.seq;
       }
     }
-    const head = records.at(-1) ?? this.head;
+    const head = records.at(-1) ?? this.storedHead;
     if (force && head.seq > signed) out.push(this.sign(signer, head.seq, head.hash));
     return out;
   }
@@ -222,7 +261,10 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
 
   private advance(records: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]): void {
     const last = records.at(-1);
-    if (last) this.head = { seq: last.seq, hash: last.hash };
+    if (last) {
+      this.storedHead = { seq: last.seq, hash: last.hash };
+      if (last.seq > this.head.seq) this.head = this.storedHead;
+    }
     for (const cp of checkpoints) if (cp.seq > this.signedSeq) this.signedSeq = cp.seq;
   }
 
@@ -230,7 +272,7 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
   private checkpointIfBehind(): Promise<void> {
     if (this.failure || !this.opts.signer) return Promise.resolve();
     if (this.mode === 'strict') {
-      if (this.head.seq > Math.max(this.signedSeq, 0)) {
+      if (this.storedHead.seq > Math.max(this.signedSeq, 0)) {
         try {
           this.storeNow([], true);
         } catch {
@@ -240,7 +282,7 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
       return Promise.resolve();
     }
     return this.serial(async () => {
-      if (this.head.seq > Math.max(this.signedSeq, 0) && !this.failure) await this.write([], true);
+      if (this.storedHead.seq > Math.max(this.signedSeq, 0) && !this.failure) await this.write([], true);
     });
   }
 
@@ -265,5 +307,7 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
     if (this.failure) return;
     await this.flush().catch(() => {});
     await this.checkpointIfBehind();
+    // Only a journal whose every event is stored goes; otherwise the next start recovers it.
+    if (!this.failure && this.journaled.length === 0 && this.queue.length === 0) this.opts.journal?.close();
   }
 }

@@ -42,7 +42,7 @@ const sshBackendFields = {
   passphrase: z.string().optional(),
   /**
    * The backend's host key, as `ssh-ed25519 AAAA…` (one or more lines), or the text of a
-   * known_hosts file (`${file:~/.ssh/known_hosts}`). One of the two is required: an unknown or
+   * known_hosts file (`${file:/etc/hoop/known_hosts}`). One of the two is required: an unknown or
    * changed host key fails closed.
    */
   hostKey: z.string().min(1).optional(),

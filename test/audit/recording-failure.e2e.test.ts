@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,19 +23,23 @@ describe('a failing store fails closed', () => {
     await gw?.stop();
   });
 
-  it('ends the session whose statement cannot be recorded, and refuses new sessions', async () => {
+  it('refuses new sessions once the store cannot take what was recorded, and keeps the acknowledged in the journal', async () => {
     const ok = await psql(tunnel.port, ['-Atc', 'select 41 + 1']);
     expect(ok.stdout).toBe('42');
     const db = new Database(join(gw.dir, 'data/hoop.db'));
     db.exec(`CREATE TRIGGER hoop_test_full BEFORE INSERT ON events BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`);
     db.close();
-    const failed = await psql(tunnel.port, ['-Atc', 'select 6 * 7']);
-    expect(failed.exitCode).not.toBe(0);
-    expect(failed.stdout).not.toContain('42');
-    expect(failed.stderr).toMatch(/recording failed|refuses new sessions/);
+    // The next statement is acknowledged once it is in the journal; the store write behind it fails.
+    const next = await psql(tunnel.port, ['-Atc', `select 'journaled_${process.pid}'`]);
+    for (let i = 0; i < 100 && !/recording failed/.test(gw.log()); i++) await new Promise((res) => setTimeout(res, 100));
     const refused = await psql(tunnel.port, ['-Atc', 'select 1']);
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toMatch(/recording is failing; the gateway refuses new sessions|recording failed/);
+    if (next.exitCode === 0) {
+      // What the client saw acknowledged is kept in the journal for the next start, not lost.
+      const journal = readdirSync(join(gw.dir, 'data')).find((n) => n.startsWith('journal-'));
+      expect(readFileSync(join(gw.dir, 'data', journal!), 'utf8')).toContain(`journaled_${process.pid}`);
+    }
     expect(gw.log()).toMatch(/recording failed/);
   });
 });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { fingerprint, hostKeyAlgorithms, pinnedKeys } from '../../src/protocols/ssh/host-keys.js';
 
-const key = (type: 'ed25519' | 'ecdsa' = 'ed25519') => ssh2.utils.generateKeyPairSync(type, type === 'ecdsa' ? { bits: 256 } : undefined).public.split(' ').slice(0, 2).join(' ');
+const key = (type: 'ed25519' | 'ecdsa' = 'ed25519') =>
+  (type === 'ecdsa' ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }) : ssh2.utils.generateKeyPairSync('ed25519')).public.split(' ').slice(0, 2).join(' ');
 const base = { name: 'web1', host: '10.0.0.5', port: 2222 };
 
 function hashedHost(name: string): string {

@@ -273,6 +273,19 @@ describe('SSH through the gateway (real sshd, real ssh/sftp/scp)', () => {
     expect(reviewed).toMatchObject({ decision: { action: 'review' }, approval: { approvedBy: ['ssh-approver'] } });
   });
 
+  it('every finished SSH session is recorded as ended, denied ones included', async () => {
+    const denied = await ssh(['web1', 'eval ls']);
+    expect(denied.exitCode).toBe(126);
+    let open: { id: string; endedAt: number | null }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const r = await hoop(['sessions', '--json', '--gateway', gw.url, '--token', agentToken]);
+      open = (JSON.parse(String(r.stdout)) as { sessions: { id: string; endedAt: number | null }[] }).sessions.filter((s) => s.endedAt === null);
+      if (open.length === 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(open).toEqual([]);
+  });
+
   it('a changed backend host key fails closed with a clear error', async () => {
     await sshd.rotateHostKey();
     const r = await ssh(['web1', 'echo', 'should-not-run']);

@@ -51,7 +51,18 @@ export async function serveGitExec(
     const message = err instanceof GitExecCommandError ? err.message : errorMessage(err);
     session.record({ type: 'ssh.request', request: 'exec', detail: session.mask(command), decision: { action: 'deny', rule: 'hoop:git-only', class: 'exec', reason: message } });
     const client = accept();
+    if (!client) return;
     client.stderr.write(`hoop: ${message}\n`);
+    client.exit(1);
+    client.end();
+    return;
+  }
+  if (parsed.service === 'git-upload-archive') {
+    const message = 'hoop: git archive --remote is not supported through hoop; clone or fetch instead';
+    session.record({ type: 'ssh.request', request: 'exec', detail: session.mask(command), decision: { action: 'deny', rule: 'hoop:not-supported', class: 'git-fetch', reason: message } });
+    const client = accept();
+    if (!client) return;
+    client.stderr.write(`${message}\n`);
     client.exit(1);
     client.end();
     return;
@@ -89,8 +100,9 @@ export async function serveGitExec(
   const fetchDecision = push ? null : access.request('git-fetch');
   if (fetchDecision && fetchDecision.action !== 'allow') {
     // A fetch cannot usefully wait for a human: the client would time out reading the advertisement.
-    message = `hoop: ${fetchDecision.action === 'deny' ? fetchDecision.reason : 'fetching needs an approval window'} (rule ${fetchDecision.rule})`;
+    message = `hoop: ${fetchDecision.action === 'deny' ? fetchDecision.reason : 'a fetch cannot wait for approval; a rule must allow git-fetch here'} (rule ${fetchDecision.rule})`;
     const client = accept();
+    if (!client) return;
     client.stderr.write(`${message}\n`);
     client.exit(EXIT_DENIED);
     client.end();
@@ -98,7 +110,9 @@ export async function serveGitExec(
     return;
   }
 
+  // ssh2 answers undefined when the client already closed the channel.
   const client = accept();
+  if (!client) return;
   let host;
   try {
     host = await session.backend();

@@ -5,6 +5,7 @@ import { errorMessage } from '../../errors.js';
 import { globMatch } from '../../policy/policy.js';
 import { awaitApproval, recordedDecision, waitingMessage, type GrantedApproval, type ReviewDecision } from '../../policy/review.js';
 import type { Decision } from '../../policy/policy.js';
+import { serveGitExec } from '../git/channel.js';
 import { relayChannel, type ChannelExit } from './relay.js';
 import type { SshSession } from './session.js';
 import { SftpObserver } from './sftp.js';
@@ -220,10 +221,7 @@ export class SessionChannel {
 
   private async exec(accept: () => ServerChannel, reject: () => void, command: string): Promise<void> {
     const { session } = this;
-    if (session.connection.type === 'git') {
-      const { serveGitExec } = await import('../git/channel.js');
-      return serveGitExec(session, this.id, accept, reject, command, { env: this.env });
-    }
+    if (session.connection.type === 'git') return serveGitExec(session, this.id, accept, reject, command, { env: this.env });
     const limit = session.connection.execOutputBytes;
     const decision = session.ctx.access.exec(command);
     const started = performance.now();
@@ -257,7 +255,14 @@ export class SessionChannel {
       return;
     }
     if (decision.action === 'review') {
-      const outcome = await reviewHeld(session, client, decision, command, 'ssh.exec', 'command', this.newline);
+      let outcome;
+      try {
+        outcome = await reviewHeld(session, client, decision, command, 'ssh.exec', 'command', this.newline);
+      } catch (err) {
+        // The client left (or the session ended) while the command waited: it never ran, and the record says so.
+        record({});
+        throw err;
+      }
       if (!outcome.approved) {
         SessionChannel.refuseOn(client, outcome.message, EXIT_DENIED, this.newline);
         record({});
