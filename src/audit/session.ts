@@ -97,17 +97,21 @@ export class SessionRecorder {
     return this.identity;
   }
 
-  /** Records the end once; later calls are ignored. Returns a promise that settles when the batch holding it is stored. */
-  /** Something this process recorded is not stored yet. */
+  /** Something this process recorded is not durable yet. */
   get unstored(): boolean {
     return this.recorder.hasQueued;
   }
 
-  /** Resolves once everything recorded so far is stored; rejects when it cannot be. */
+  /**
+   * Resolves once everything recorded so far is durable (in the recording journal, or the store
+   * when there is no journal), sharing the write with every session waiting in the same round;
+   * rejects when it cannot be.
+   */
   stored(): Promise<void> {
     return this.recorder.flushSoon();
   }
 
+  /** Records the end once; later calls are ignored. Settles when the end is durable. */
   end(reason: string, error?: string): Promise<void> {
     if (!this.started || this.ended) return Promise.resolve();
     this.ended = true;
@@ -127,6 +131,6 @@ export class SessionRecorder {
     } catch {
       return Promise.resolve();
     }
-    return this.recorder.flush().catch(() => {});
+    return this.recorder.flushSoon().catch(() => {});
   }
 }

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ConnectProcess, type GatewayProcess, hoop, psql, startConnect, startGateway } from '../support/hoop.js';
+import { type ConnectProcess, type GatewayProcess, hoop, pgBin, startConnect, startGateway } from '../support/hoop.js';
 
 /**
  * Group commit's promise: a statement the client saw acknowledged is recorded, even when the
@@ -25,10 +26,19 @@ describe('a gateway killed right after an acknowledgment', () => {
     const token = await gw.createToken('crash-agent');
     tunnel = await startConnect('pg-local', gw.url, token);
     const marker = `acknowledged_before_crash_${process.pid}`;
-    const r = await psql(tunnel.port, ['-Atc', `select '${marker}'`]);
-    expect(r.stdout).toBe(marker);
+    // The session stays open: its end (and anything that would flush the store) never happens.
+    const client = spawn(pgBin('psql'), ['-h', '127.0.0.1', '-p', String(tunnel.port), '-U', 'hoop', '-d', 'x', '-X', '-At'], {
+      env: { ...process.env, PGSSLMODE: 'disable' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    client.stdin.write(`select '${marker}';\n`);
+    for (let i = 0; i < 200 && !out.includes(marker); i++) await new Promise((res) => setTimeout(res, 25));
+    expect(out).toContain(marker);
     gw.child.kill('SIGKILL');
     await new Promise((res) => gw.child.once('exit', res));
+    client.kill();
     expect(readdirSync(join(gw.dir, 'data')).some((n) => n.startsWith('journal-'))).toBe(true);
 
     restarted = await startGateway({ reuseDir: gw.dir });

@@ -196,7 +196,7 @@ export class SessionChannel {
       if (!outcome.approved) return SessionChannel.refuseOn(client, outcome.message, EXIT_DENIED, this.newline);
     }
     const host = await this.hostConnection(client);
-    if (!host) return;
+    if (!host || !(await session.durable())) return;
     const upstream = await new Promise<ClientChannel | Error>((resolve) =>
       host.shell(this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : false, { env: this.env }, (err, ch) => resolve(err ?? ch)),
     );
@@ -272,6 +272,7 @@ export class SessionChannel {
     }
     const host = await this.hostConnection(client);
     if (!host) return record(approval ? { approval } : {});
+    if (!(await session.durable())) return;
     const pty = this.ptyOption();
     const upstream = await new Promise<ClientChannel | Error>((resolve) => host.exec(command, { env: this.env, ...(pty ? { pty } : {}) }, (err, ch) => resolve(err ?? ch)));
     if (upstream instanceof Error) {
@@ -299,7 +300,7 @@ export class SessionChannel {
     if (decision.action !== 'allow') return reject();
     const client = accept();
     const host = await this.hostConnection(client);
-    if (!host) return;
+    if (!host || !(await session.durable())) return;
     const upstream = await new Promise<ClientChannel | Error>((resolve) => host.subsys('sftp', (err, ch) => resolve(err ?? ch)));
     if (upstream instanceof Error) return SessionChannel.refuseOn(client, `hoop: the host refused sftp: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
     this.host = upstream;

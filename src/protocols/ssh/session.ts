@@ -163,6 +163,20 @@ export class SshSession {
     }
   }
 
+  /**
+   * Waits until what was recorded so far (the channel and its decision) is durable, so nothing
+   * reaches the host unrecorded. False when recording failed: the session is ending (fail closed).
+   */
+  async durable(): Promise<boolean> {
+    try {
+      await this.ctx.recorder.stored();
+      return true;
+    } catch (err) {
+      this.end('recording-failed', errorMessage(err));
+      return false;
+    }
+  }
+
   /** Masks text for the record (output, typed input, command lines). */
   mask(text: string): string {
     return this.ctx.recordMasker ? this.ctx.recordMasker.maskText(text).text : text;
