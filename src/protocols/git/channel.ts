@@ -121,7 +121,7 @@ export async function serveGitExec(
     client.stderr.write(`hoop: ${errorMessage(err)}${hint ? ` (${hint})` : ''}\n`);
     client.exit(EXIT_UNREACHABLE);
     client.end();
-    session.end('backend-error', errorMessage(err));
+    session.backendFailed(errorMessage(err));
     return;
   }
   const upstream = await new Promise<ClientChannel | Error>((resolve) =>

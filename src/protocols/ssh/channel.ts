@@ -157,7 +157,7 @@ export class SessionChannel {
       const message = errorMessage(err);
       const hint = (err as { hint?: string }).hint;
       SessionChannel.refuseOn(client, `hoop: ${message}${hint ? ` (${hint})` : ''}`, EXIT_UNREACHABLE, this.newline);
-      this.session.end('backend-error', message);
+      this.session.backendFailed(message);
       return null;
     }
   }

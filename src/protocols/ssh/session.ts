@@ -32,6 +32,7 @@ export class SshSession {
   private ending = false;
   private endReason = 'client-closed';
   private endError: string | undefined;
+  private backendFailure: string | null = null;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
@@ -182,11 +183,21 @@ export class SshSession {
     return this.ctx.recordMasker ? this.ctx.recordMasker.maskText(text).text : text;
   }
 
+  /**
+   * The host could not be reached (or refused us). The client is told on its channel and closes;
+   * the session ends then, recorded with this reason rather than "client-closed". Ending it here
+   * would cut the message off before it reaches the client.
+   */
+  backendFailed(error: string): void {
+    this.backendFailure ??= error;
+  }
+
   end(reason: string, error?: string): void {
     if (this.ending) return;
     this.ending = true;
-    this.endReason = reason;
-    this.endError = error;
+    const backend = reason === 'client-closed' ? this.backendFailure : null;
+    this.endReason = backend ? 'backend-error' : reason;
+    this.endError = backend ?? error;
     this.abort.abort();
     this.host?.end();
     this.client?.end();
