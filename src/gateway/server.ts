@@ -99,7 +99,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   }
   if (!config.tls) log.warn({ listen: config.listen }, 'serving plain HTTP on loopback only; configure tls: to serve HTTPS');
 
-  const store = opts.store ?? openStore(config.store);
+  const store = opts.store ?? openStore(config.store, { backgroundCheckpoints: true });
   const recorder = await createGatewayRecorder(store, config, log);
   const authenticators: Authenticator[] = [new ServiceAccountAuthenticator(store)];
   if (config.auth.oidc) {

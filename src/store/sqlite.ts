@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChainedEvent, Checkpoint } from '../audit/chain.js';
@@ -240,9 +242,15 @@ const toSession = (r: SessionRow): SessionSummary => ({
   agentMeta: r.agent_meta === null ? null : (JSON.parse(r.agent_meta) as Record<string, string>),
 });
 
+/** How often the checkpointer thread folds the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** SQLite's default, restored when the checkpointer thread is gone. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
+  private checkpointer: Worker | null = null;
   private readonly insertEvent: Database.Statement;
   private readonly insertSession: Database.Statement;
   private readonly endSession: Database.Statement;
@@ -250,7 +258,14 @@ export class SqliteStore implements Store {
   private readonly insertCheckpoint: Database.Statement;
   private readonly appendBatch: (events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]) => void;
 
-  constructor(readonly path: string) {
+  /**
+   * `backgroundCheckpoints`: the long-running gateway folds the WAL into the database on its own
+   * thread; short-lived commands (admin, verify) keep SQLite's inline checkpoints.
+   */
+  constructor(
+    readonly path: string,
+    opts: { readonly backgroundCheckpoints?: boolean } = {},
+  ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(path);
@@ -263,6 +278,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    if (path !== ':memory:' && opts.backgroundCheckpoints) this.startCheckpointer();
     this.insertEvent = this.db.prepare(
       'INSERT INTO events (session_id, type, time, identity_subject, identity_name, connection, body, chain, chain_seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -302,6 +318,22 @@ export class SqliteStore implements Store {
       if (counts) for (const [session, n] of counts) this.countStatement.run(n, session);
       for (const cp of checkpoints) this.insertCheckpoint.run(cp.chain, cp.seq, cp.hash, cp.time, cp.keyFingerprint, cp.signature);
     });
+  }
+
+  /** Checkpoints the WAL off the event loop (see checkpointer.ts); SQLite's own, inline ones resume if that thread is gone. */
+  private startCheckpointer(): void {
+    const url = new URL('./checkpointer.js', import.meta.url);
+    // Running from sources (tests import src/), there is no compiled worker: SQLite checkpoints inline.
+    if (!existsSync(fileURLToPath(url))) return;
+    const worker = new Worker(url, { workerData: { path: this.path, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    worker.unref();
+    this.db.pragma('wal_autocheckpoint = 0');
+    worker.once('exit', () => {
+      this.checkpointer = null;
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+    });
+    worker.on('error', () => {});
+    this.checkpointer = worker;
   }
 
   private migrate(): void {
@@ -656,6 +688,12 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    const worker = this.checkpointer;
+    if (worker) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage('stop');
+      await exited;
+    }
     if (this.db.open) this.db.close();
   }
 }
