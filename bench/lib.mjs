@@ -130,7 +130,8 @@ export function freePort() {
   });
 }
 
-function waitForJson(stream, predicate, what, child) {
+/** Resolves with the first JSON line on `stream` that `predicate` accepts; rejects when `child` exits first or 30 s pass. */
+export function waitForJson(stream, predicate, what, child) {
   return new Promise((resolveLine, reject) => {
     // The last lines, to say why a child that exits early did not start.
     const tail = [];

@@ -20,9 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { freePort, hoopBin, median, onCleanup, peakRssMb, run, stopChild, track, which } from './lib.mjs';
+import { freePort, hoopBin, median, onCleanup, peakRssMb, run, stopChild, track, waitForJson, which } from './lib.mjs';
 
 const MB = 1_000_000;
 const SSHD = '/usr/sbin/sshd';
@@ -205,31 +204,6 @@ async function startSshd() {
 }
 
 // ---- the gateway and hoop connect ----
-
-/** Resolves with the first JSON line on `stream` that `predicate` accepts. */
-function waitForJson(stream, predicate, what, child) {
-  return new Promise((resolve, reject) => {
-    const tail = [];
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s: ${tail.join(' / ')}`)), 30_000);
-    createInterface({ input: stream }).on('line', (line) => {
-      tail.push(line.trim());
-      if (tail.length > 3) tail.shift();
-      try {
-        const j = JSON.parse(line);
-        if (predicate(j)) {
-          clearTimeout(timer);
-          resolve(j);
-        }
-      } catch {
-        // a status line
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      setImmediate(() => reject(new Error(`${what} exited with ${code}: ${tail.join(' / ')}`)));
-    });
-  });
-}
 
 const CONN_REC = 'bench-rec';
 const CONN_NOREC = 'bench-norec';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectProcess, type GatewayProcess, directQuery, hoop, pgBin, psql, startConnect, startGateway } from '../support/hoop.js';
+import { type ConnectProcess, type GatewayProcess, directQuery, hoop, pgBin, psql, startConnect, startGateway, waitForRequest } from '../support/hoop.js';
 
 const table = `hoop_policy_${process.pid}`;
 
@@ -35,24 +35,6 @@ const SHORT = `
     database: test
     user: postgres
 `;
-
-interface Pending {
-  id: string;
-  statement: string;
-  identityName: string;
-}
-
-/** Waits until a pending approval request for `fragment` shows up, as an approver would see it. */
-async function waitForRequest(gw: GatewayProcess, token: string, fragment: string): Promise<Pending> {
-  for (let i = 0; i < 200; i++) {
-    const r = await hoop(['approvals', 'list', '--json', '--gateway', gw.url, '--token', token]);
-    const { requests } = JSON.parse(String(r.stdout)) as { requests: Pending[] };
-    const found = requests.find((q) => q.statement.includes(fragment));
-    if (found) return found;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`no approval request for ${fragment}`);
-}
 
 /** Runs psql in the background; resolves with its outcome once it exits. */
 function psqlAsync(port: number, sql: string): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; exited: () => boolean } {
@@ -114,7 +96,7 @@ describe('policy per statement, with approvals', () => {
 
   it('holds a DELETE until an approver approves it, then runs exactly it', async () => {
     const run = psqlAsync(tunnel.port, `delete from ${table} where id = 1`);
-    const request = await waitForRequest(gw, approverToken, `where id = 1`);
+    const request = await waitForRequest(gw, approverToken, `where id = 1`, 200);
     expect(request.identityName).toBe('policy-agent');
     await new Promise((res) => setTimeout(res, 300));
     expect(run.exited()).toBe(false);
@@ -130,7 +112,7 @@ describe('policy per statement, with approvals', () => {
 
   it('hoop exec shows the hold on stderr and returns the result once approved', async () => {
     const run = hoop(['exec', 'pg-local', '-i', `delete from ${table} where id = 8`, '--json', '--gateway', gw.url, '--token', agentToken]);
-    const request = await waitForRequest(gw, approverToken, `where id = 8`);
+    const request = await waitForRequest(gw, approverToken, `where id = 8`, 200);
     expect((await hoop(['approve', request.id, '--gateway', gw.url, '--token', approverToken])).exitCode).toBe(0);
     const r = await run;
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -140,7 +122,7 @@ describe('policy per statement, with approvals', () => {
 
   it('refuses a self-approval', async () => {
     const run = psqlAsync(tunnel.port, `delete from ${table} where id = 2`);
-    const request = await waitForRequest(gw, approverToken, `where id = 2`);
+    const request = await waitForRequest(gw, approverToken, `where id = 2`, 200);
     const self = await hoop(['approve', request.id, '--gateway', gw.url, '--token', agentToken]);
     expect(self.exitCode).toBe(3);
     expect(self.stderr).toMatch(/cannot approve your own request/);
@@ -166,7 +148,7 @@ describe('policy per statement, with approvals', () => {
     client.on('notice', (n) => notices.push(n.message ?? ''));
     const held = client.query(`delete from ${table} where id = $1 returning note`, [4]);
     const after = client.query(`select count(*)::int as n from ${table}`);
-    const request = await waitForRequest(gw, approverToken, `where id = $1`);
+    const request = await waitForRequest(gw, approverToken, `where id = $1`, 200);
     const approve = await hoop(['approve', request.id, '--gateway', gw.url, '--token', approverToken]);
     expect(approve.exitCode, String(approve.stderr)).toBe(0);
     const deleted = await held;
@@ -175,7 +157,7 @@ describe('policy per statement, with approvals', () => {
     expect(notices.some((n) => n.includes(request.id))).toBe(true);
     // A denied parameterised statement errors and the connection stays usable.
     const second = client.query(`delete from ${table} where id = $1`, [5]).catch((e: { code?: string; message: string }) => e);
-    const r2 = await waitForRequest(gw, approverToken, `where id = $1`);
+    const r2 = await waitForRequest(gw, approverToken, `where id = $1`, 200);
     await hoop(['deny', r2.id, '--reason', 'no', '--gateway', gw.url, '--token', approverToken]);
     const err = (await second) as { code?: string; message: string };
     expect(err.code).toBe('42501');
@@ -185,7 +167,7 @@ describe('policy per statement, with approvals', () => {
 
   it('an approval window lets the next statement of that class through without a new request', async () => {
     const run = psqlAsync(tunnel.port, `delete from ${table} where id = 6`);
-    const request = await waitForRequest(gw, approverToken, `where id = 6`);
+    const request = await waitForRequest(gw, approverToken, `where id = 6`, 200);
     const approve = await hoop(['approve', request.id, '--for', '30m', '--gateway', gw.url, '--token', approverToken]);
     expect(approve.exitCode, String(approve.stderr)).toBe(0);
     expect((await run.done).code).toBe(0);

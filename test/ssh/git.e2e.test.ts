@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectProcess, type GatewayProcess, hoop, startConnect, startGateway, tempDir } from '../support/hoop.js';
+import { type ConnectProcess, type GatewayProcess, hoop, startConnect, startGateway, tempDir, waitForRequest } from '../support/hoop.js';
 import { type Sshd, startSshd } from '../support/sshd.js';
 
 const POLICY = `
@@ -22,22 +22,6 @@ policy:
       match: { classes: [git-fetch, git-push] }
       action: allow
 `;
-
-interface Pending {
-  id: string;
-  statement: string;
-}
-
-async function waitForRequest(gw: GatewayProcess, token: string, fragment: string): Promise<Pending> {
-  for (let i = 0; i < 300; i++) {
-    const r = await hoop(['approvals', 'list', '--json', '--gateway', gw.url, '--token', token]);
-    const { requests } = JSON.parse(String(r.stdout)) as { requests: Pending[] };
-    const found = requests.find((q) => q.statement.includes(fragment));
-    if (found) return found;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`no approval request for ${fragment}`);
-}
 
 describe('git through the gateway (real sshd, real git)', () => {
   let sshd: Sshd;

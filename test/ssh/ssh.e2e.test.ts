@@ -4,7 +4,7 @@ import { createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectProcess, type GatewayProcess, hoop, rssBytes, startConnect, startGateway, tempDir } from '../support/hoop.js';
+import { type ConnectProcess, type GatewayProcess, hoop, rssBytes, startConnect, startGateway, tempDir, waitForRequest } from '../support/hoop.js';
 import { type Sshd, startSshd } from '../support/sshd.js';
 
 const POLICY = `
@@ -33,22 +33,6 @@ function sha256File(path: string): Promise<string> {
       .on('end', () => resolve(h.digest('hex')))
       .on('error', reject);
   });
-}
-
-interface Pending {
-  id: string;
-  statement: string;
-}
-
-async function waitForRequest(gw: GatewayProcess, token: string, fragment: string): Promise<Pending> {
-  for (let i = 0; i < 300; i++) {
-    const r = await hoop(['approvals', 'list', '--json', '--gateway', gw.url, '--token', token]);
-    const { requests } = JSON.parse(String(r.stdout)) as { requests: Pending[] };
-    const found = requests.find((q) => q.statement.includes(fragment));
-    if (found) return found;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`no approval request for ${fragment}`);
 }
 
 interface SessionEvents {

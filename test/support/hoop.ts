@@ -227,3 +227,22 @@ export async function hoopDeviceLogin(
   await approved;
   return { code, stdout, stderr };
 }
+
+/** A pending approval request as `hoop approvals list --json` shows it to an approver. */
+export interface PendingRequest {
+  readonly id: string;
+  readonly statement: string;
+  readonly identityName: string;
+}
+
+/** Waits until a pending approval request whose held text contains `fragment` shows up, as an approver would see it. */
+export async function waitForRequest(gw: GatewayProcess, token: string, fragment: string, attempts = 300): Promise<PendingRequest> {
+  for (let i = 0; i < attempts; i++) {
+    const r = await hoop(['approvals', 'list', '--json', '--gateway', gw.url, '--token', token]);
+    const { requests } = JSON.parse(String(r.stdout)) as { requests: PendingRequest[] };
+    const found = requests.find((q) => q.statement.includes(fragment));
+    if (found) return found;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`no approval request for ${fragment}`);
+}

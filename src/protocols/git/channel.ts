@@ -4,7 +4,7 @@ import type { GitConnectionConfig } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import type { Decision } from '../../policy/policy.js';
 import { awaitApproval, recordedDecision, waitingMessage, type GrantedApproval } from '../../policy/review.js';
-import { EXIT_DENIED, EXIT_UNREACHABLE } from '../ssh/channel.js';
+import { EXIT_DENIED, EXIT_UNREACHABLE, refuseChannel, unreachableMessage } from '../ssh/channel.js';
 import type { SshSession } from '../ssh/session.js';
 import type { RefUpdate } from './commands.js';
 import { GitExecCommandError, buildGitExecCommand, parseGitExecCommand } from './exec-command.js';
@@ -52,9 +52,7 @@ export async function serveGitExec(
     session.record({ type: 'ssh.request', request: 'exec', detail: session.mask(command), decision: { action: 'deny', rule: 'hoop:git-only', class: 'exec', reason: message } });
     const client = accept();
     if (!client) return;
-    client.stderr.write(`hoop: ${message}\n`);
-    client.exit(1);
-    client.end();
+    refuseChannel(client, `hoop: ${message}`, 1);
     return;
   }
   if (parsed.service === 'git-upload-archive') {
@@ -62,9 +60,7 @@ export async function serveGitExec(
     session.record({ type: 'ssh.request', request: 'exec', detail: session.mask(command), decision: { action: 'deny', rule: 'hoop:not-supported', class: 'git-fetch', reason: message } });
     const client = accept();
     if (!client) return;
-    client.stderr.write(`${message}\n`);
-    client.exit(1);
-    client.end();
+    refuseChannel(client, message, 1);
     return;
   }
   const push = parsed.service === 'git-receive-pack';
@@ -103,9 +99,7 @@ export async function serveGitExec(
     message = `hoop: ${fetchDecision.action === 'deny' ? fetchDecision.reason : 'a fetch cannot wait for approval; a rule must allow git-fetch here'} (rule ${fetchDecision.rule})`;
     const client = accept();
     if (!client) return;
-    client.stderr.write(`${message}\n`);
-    client.exit(EXIT_DENIED);
-    client.end();
+    refuseChannel(client, message, EXIT_DENIED);
     record(fetchDecision, undefined);
     return;
   }
@@ -117,10 +111,7 @@ export async function serveGitExec(
   try {
     host = await session.backend();
   } catch (err) {
-    const hint = (err as { hint?: string }).hint;
-    client.stderr.write(`hoop: ${errorMessage(err)}${hint ? ` (${hint})` : ''}\n`);
-    client.exit(EXIT_UNREACHABLE);
-    client.end();
+    refuseChannel(client, unreachableMessage(err), EXIT_UNREACHABLE);
     session.backendFailed(errorMessage(err));
     return;
   }
@@ -128,9 +119,7 @@ export async function serveGitExec(
     host.exec(buildGitExecCommand(parsed.service, connection.repository), { env: opts.env }, (err, ch) => resolve(err ?? ch)),
   );
   if (upstream instanceof Error) {
-    client.stderr.write(`hoop: the git server refused ${parsed.service}: ${upstream.message}\n`);
-    client.exit(EXIT_UNREACHABLE);
-    client.end();
+    refuseChannel(client, `hoop: the git server refused ${parsed.service}: ${upstream.message}`, EXIT_UNREACHABLE);
     return;
   }
   client.on('data', (c: Buffer) => (bytesIn += c.length));

@@ -42,6 +42,19 @@ export class OutputCapture {
   }
 }
 
+/** Tells the client why on its stderr, then ends the channel with `status`. */
+export function refuseChannel(client: ServerChannel, message: string, status: number, newline = '\n'): void {
+  client.stderr.write(`${message}${newline}`);
+  client.exit(status);
+  client.end();
+}
+
+/** What the client is told when the host cannot be reached: the error and what to do about it. */
+export function unreachableMessage(err: unknown): string {
+  const hint = (err as { hint?: string }).hint;
+  return `hoop: ${errorMessage(err)}${hint ? ` (${hint})` : ''}`;
+}
+
 /** Waits for a held action's approval: the client is told on stderr. */
 function reviewHeld(
   session: SshSession,
@@ -85,7 +98,7 @@ export class SessionChannel {
   constructor(
     private readonly session: SshSession,
     readonly id: number,
-    private readonly channel: Session,
+    channel: Session,
   ) {
     channel.on('env', (accept, reject, info) => {
       const allowed = session.connection.env.some((pattern) => globMatch(pattern, info.key));
@@ -142,22 +155,14 @@ export class SessionChannel {
     return this.pty ? '\r\n' : '\n';
   }
 
-  /** Tells the client why, then ends the channel with `status`. */
-  private static refuseOn(client: ServerChannel, message: string, status: number, newline: string): void {
-    client.stderr.write(`${message}${newline}`);
-    client.exit(status);
-    client.end();
-  }
 
   /** The host's connection, or null after telling the client why it is unavailable. */
   private async hostConnection(client: ServerChannel): Promise<ssh2.Client | null> {
     try {
       return await this.session.backend();
     } catch (err) {
-      const message = errorMessage(err);
-      const hint = (err as { hint?: string }).hint;
-      SessionChannel.refuseOn(client, `hoop: ${message}${hint ? ` (${hint})` : ''}`, EXIT_UNREACHABLE, this.newline);
-      this.session.backendFailed(message);
+      refuseChannel(client, unreachableMessage(err), EXIT_UNREACHABLE, this.newline);
+      this.session.backendFailed(errorMessage(err));
       return null;
     }
   }
@@ -183,24 +188,24 @@ export class SessionChannel {
     const { session } = this;
     if (session.connection.type === 'git') {
       const client = accept();
-      SessionChannel.refuseOn(client, `hoop: ${session.connection.name} is a git connection: it serves git clone, fetch and push, not a shell`, 1, this.newline);
+      refuseChannel(client, `hoop: ${session.connection.name} is a git connection: it serves git clone, fetch and push, not a shell`, 1, this.newline);
       return;
     }
     const decision = session.ctx.access.request('shell');
     if (!this.recordChannel('shell', decision)) return reject();
     const client = accept();
-    if (decision.action === 'deny') return SessionChannel.refuseOn(client, `hoop: ${decision.reason} (rule ${decision.rule})`, EXIT_DENIED, this.newline);
+    if (decision.action === 'deny') return refuseChannel(client, `hoop: ${decision.reason} (rule ${decision.rule})`, EXIT_DENIED, this.newline);
     if (decision.action === 'review') {
       // What a shell will run cannot be known in advance: the approver approves the shell itself.
       const outcome = await reviewHeld(session, client, decision, '(interactive shell)', 'ssh.exec', 'shell', this.newline);
-      if (!outcome.approved) return SessionChannel.refuseOn(client, outcome.message, EXIT_DENIED, this.newline);
+      if (!outcome.approved) return refuseChannel(client, outcome.message, EXIT_DENIED, this.newline);
     }
     const host = await this.hostConnection(client);
     if (!host || !(await session.durable())) return;
     const upstream = await new Promise<ClientChannel | Error>((resolve) =>
       host.shell(this.pty ? { rows: this.pty.rows, cols: this.pty.cols, height: this.pty.height, width: this.pty.width, term: this.pty.term, modes: this.pty.modes } : false, { env: this.env }, (err, ch) => resolve(err ?? ch)),
     );
-    if (upstream instanceof Error) return SessionChannel.refuseOn(client, `hoop: the host refused the shell: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
+    if (upstream instanceof Error) return refuseChannel(client, `hoop: the host refused the shell: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
     this.host = upstream;
     const terminal = new TerminalRecorder({
       mask: (text) => session.mask(text),
@@ -250,7 +255,7 @@ export class SessionChannel {
 
     let approval: GrantedApproval | undefined;
     if (decision.action === 'deny') {
-      SessionChannel.refuseOn(client, `hoop: ${decision.reason} (rule ${decision.rule})`, EXIT_DENIED, this.newline);
+      refuseChannel(client, `hoop: ${decision.reason} (rule ${decision.rule})`, EXIT_DENIED, this.newline);
       record({});
       return;
     }
@@ -264,7 +269,7 @@ export class SessionChannel {
         throw err;
       }
       if (!outcome.approved) {
-        SessionChannel.refuseOn(client, outcome.message, EXIT_DENIED, this.newline);
+        refuseChannel(client, outcome.message, EXIT_DENIED, this.newline);
         record({});
         return;
       }
@@ -276,7 +281,7 @@ export class SessionChannel {
     const pty = this.ptyOption();
     const upstream = await new Promise<ClientChannel | Error>((resolve) => host.exec(command, { env: this.env, ...(pty ? { pty } : {}) }, (err, ch) => resolve(err ?? ch)));
     if (upstream instanceof Error) {
-      SessionChannel.refuseOn(client, `hoop: the host refused the command: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
+      refuseChannel(client, `hoop: the host refused the command: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
       record(approval ? { approval } : {});
       return;
     }
@@ -302,7 +307,7 @@ export class SessionChannel {
     const host = await this.hostConnection(client);
     if (!host || !(await session.durable())) return;
     const upstream = await new Promise<ClientChannel | Error>((resolve) => host.subsys('sftp', (err, ch) => resolve(err ?? ch)));
-    if (upstream instanceof Error) return SessionChannel.refuseOn(client, `hoop: the host refused sftp: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
+    if (upstream instanceof Error) return refuseChannel(client, `hoop: the host refused sftp: ${upstream.message}`, EXIT_UNREACHABLE, this.newline);
     this.host = upstream;
     const observer = new SftpObserver((op) => {
       session.record({ type: 'sftp.op', channel: this.id, ...op, path: session.mask(op.path), ...(op.target ? { target: session.mask(op.target) } : {}) });

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { ConfigError, HoopError } from '../../errors.js';
+import { globMatch } from '../../policy/policy.js';
 import type { Store } from '../../store/store.js';
 
 /** The gateway's own SSH host key: what `hoop connect` pins in the client's known_hosts. */
@@ -75,8 +76,8 @@ function hostPatternMatches(pattern: string, host: string, port: number): boolea
   for (const p of pattern.split(',')) {
     const negated = p.startsWith('!');
     const glob = negated ? p.slice(1) : p;
-    const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
-    if (re.test(name)) {
+    // Host names compare without case.
+    if (globMatch(glob.toLowerCase(), name.toLowerCase())) {
       if (negated) return false;
       matched = true;
     }
