@@ -51,6 +51,7 @@ function figures(results) {
   for (const r of Array.isArray(results.classify) ? results.classify : []) {
     put(`classify ${r.shape}: cold`, 'µs', r.coldUs, false);
     put(`classify ${r.shape}: cached`, 'µs', r.cachedUs, false);
+    if (r.shapeUs !== undefined) put(`classify ${r.shape}: same shape`, 'µs', r.shapeUs, false);
   }
   if (results.version && !results.version.error) put('hoop --version', 'ms', results.version.medianMs, false);
   return out;

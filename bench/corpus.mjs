@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 const distUrl = (rel) => pathToFileURL(resolve(import.meta.dirname, '../dist', rel)).href;
 
 export async function createCorpus(seed = 42) {
-  const { createRng } = await import(distUrl('demo/random.js'));
+  const { createRng, luhnCheckDigit } = await import(distUrl('demo/random.js'));
   const r = createRng(seed);
   const int = (a, b) => a + Math.floor(r() * (b - a + 1));
   const pick = (xs) => xs[Math.floor(r() * xs.length)];
@@ -17,18 +17,7 @@ export async function createCorpus(seed = 42) {
 
   const WORDS = ('the customer order was shipped after payment cleared and the invoice went out to the billing team ' +
     'who reviewed the account balance before closing the ticket with a short note about delivery times').split(' ');
-  function luhnComplete(partial) {
-    let sum = 0;
-    for (let i = 0; i < partial.length; i++) {
-      let d = Number(partial[partial.length - 1 - i]);
-      if (i % 2 === 0) {
-        d *= 2;
-        if (d > 9) d -= 9;
-      }
-      sum += d;
-    }
-    return partial + ((10 - (sum % 10)) % 10);
-  }
+  const luhnComplete = (partial) => partial + luhnCheckDigit(partial);
 
   const cleanPieces = [
     () => Array.from({ length: int(6, 16) }, () => pick(WORDS)).join(' ') + '. ',

@@ -186,6 +186,29 @@ export function ensureBenchDb({ psql, pgbench, env, db = 'hoop_bench', scale = 1
 // ---- the gateway ----
 
 /**
+ * Starts `hoop gateway --config configPath` through the launcher, as users start it (it gives node
+ * the flags the gateway runs with), waits until it listens, and creates the service account
+ * `account`, whose token it returns. `onLog` sees each log line until then; the log is drained
+ * after, so a full pipe never stalls the gateway. The child goes to `children` when given.
+ */
+export async function launchGateway({ configPath, account, children: list, onLog }) {
+  const gateway = track(spawn(hoopBin, ['gateway', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  list?.push(gateway);
+  const listening = await waitForJson(
+    gateway.stderr,
+    (j) => {
+      onLog?.(j);
+      return j.msg === 'gateway listening';
+    },
+    'hoop gateway',
+    gateway,
+  );
+  gateway.stderr.resume();
+  const token = run(process.execPath, [hoopBin, 'admin', 'service-account', 'create', account, '--config', configPath], {}).trim();
+  return { process: gateway, url: listening.url, token };
+}
+
+/**
  * Starts `hoop gateway` in `dir` with `extraYaml` (policy, masking…) and one connection `bench`
  * to the given database, plus (unless `tunnel: false`) `hoop connect bench`. Returns libpq
  * environments for the tunnel and for the native port, and the gateway's pid. Children are pushed
@@ -212,32 +235,26 @@ connections:
     user: postgres
 `,
   );
-  const gateway = track(spawn(process.execPath, [hoopBin, 'gateway', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  list?.push(gateway);
   let pgPort = 0;
-  const listening = await waitForJson(
-    gateway.stderr,
-    (j) => {
+  const { process: gateway, url, token } = await launchGateway({
+    configPath,
+    account: 'bench',
+    children: list,
+    onLog: (j) => {
       if (j.msg === 'native PostgreSQL listener ready') pgPort = j.port;
-      return j.msg === 'gateway listening';
     },
-    'hoop gateway',
-    gateway,
-  );
-  // Keep draining the log so a full pipe never stalls the gateway.
-  gateway.stderr.resume();
-  const token = run(process.execPath, [hoopBin, 'admin', 'service-account', 'create', 'bench', '--config', configPath], {}).trim();
+  });
   const result = {
     pid: gateway.pid,
     process: gateway,
-    url: listening.url,
+    url,
     token,
     native: { PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGUSER: 'bench', PGPASSWORD: token, PGSSLMODE: 'disable' },
     tunnel: null,
   };
   if (tunnel) {
     const connect = track(
-      spawn(process.execPath, [hoopBin, 'connect', 'bench', '--json', '--gateway', listening.url, '--token', token], {
+      spawn(process.execPath, [hoopBin, 'connect', 'bench', '--json', '--gateway', url, '--token', token], {
         stdio: ['ignore', 'pipe', 'ignore'],
         env: { ...process.env, HOOP_CONFIG_DIR: dir },
       }),

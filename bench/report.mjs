@@ -282,12 +282,14 @@ export function renderReport(results) {
       const c = results.classify[0];
       lines.push(
         `\`classifySql\` (libpg_query parse + analysis). Cold: the first time a text is seen, median over ${c?.rounds ?? '?'} rounds of ` +
-          `${int(c?.unique)} distinct texts; cached: the same text again (what a repeated or prepared statement costs), best round.`,
+          `${int(c?.unique)} distinct texts; cached: the same text again (what a repeated or prepared statement costs), best round; ` +
+          'same shape: a text never seen that differs from a classified one only in its literal values (`classifyForPolicy`, ' +
+          'what the gateway pays for `… WHERE aid = 17` after `… aid = 16`), best round.',
         '',
         table(
-          ['statement', 'chars', 'cold µs', 'cached µs'],
-          ['l', 'r', 'r', 'r'],
-          results.classify.map((r) => [r.shape, String(r.chars), num(r.coldUs, 1), num(r.cachedUs, 3)]),
+          ['statement', 'chars', 'cold µs', 'cached µs', 'same shape µs'],
+          ['l', 'r', 'r', 'r', 'r'],
+          results.classify.map((r) => [r.shape, String(r.chars), num(r.coldUs, 1), num(r.cachedUs, 3), r.shapeUs === undefined ? '–' : num(r.shapeUs, 3)]),
         ),
         '',
       );

@@ -21,7 +21,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { cpus, loadavg, release, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, hoopBin, median, onCleanup, peakRssMb, run, stopChild, track, waitForJson, which } from './lib.mjs';
+import { freePort, hoopBin, launchGateway, median, onCleanup, peakRssMb, run, stopChild, track, waitForJson, which } from './lib.mjs';
 
 const MB = 1_000_000;
 const SSHD = '/usr/sbin/sshd';
@@ -233,12 +233,7 @@ policy:
 connections:
 ${connection(CONN_REC, '')}${connection(CONN_NOREC, '\n    execOutputBytes: 0')}`,
   );
-  const gateway = track(spawn(process.execPath, [hoopBin, 'gateway', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  const listening = await waitForJson(gateway.stderr, (j) => j.msg === 'gateway listening', 'hoop gateway', gateway);
-  // Keep draining the log so a full pipe never stalls the gateway.
-  gateway.stderr.resume();
-  const token = run(process.execPath, [hoopBin, 'admin', 'service-account', 'create', 'bench-ssh', '--config', configPath]).trim();
-  return { process: gateway, url: listening.url, token, dir };
+  return { ...(await launchGateway({ configPath, account: 'bench-ssh' })), dir };
 }
 
 async function startConnect(gateway, name) {

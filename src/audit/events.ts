@@ -220,5 +220,6 @@ export type AuditEvent =
   | GitEvent;
 
 export function eventIdentity(identity: Identity): EventIdentity {
-  return { kind: identity.kind, subject: identity.subject, name: identity.name, groups: [...identity.groups] };
+  // Keys in canonical order: every event carries it (see canonical.ts).
+  return { groups: [...identity.groups], kind: identity.kind, name: identity.name, subject: identity.subject };
 }

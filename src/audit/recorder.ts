@@ -7,7 +7,7 @@ import type { AuditSigner } from './keys.js';
 import type { RecordingJournal } from './journal.js';
 
 export interface RecorderOptions {
-  /** Events written per store transaction at most. */
+  /** Events written per store transaction at most (the recorder yields to socket I/O between transactions). */
   readonly batchSize: number;
   /** Longest an event waits in memory before its batch is written. */
   readonly flushIntervalMs: number;
@@ -39,6 +39,28 @@ export interface RecorderOptions {
    * store commit; the store takes the events in large batches after (see journal.ts).
    */
   readonly journal?: RecordingJournal;
+}
+
+/**
+ * Store transactions run back to back for at most this long, then the sessions' socket I/O runs:
+ * SQLite commits on the event loop, and a backlog written in one go (a busy 50 ms of 16 clients)
+ * stalled every session for its whole length. Not after every transaction: each pause costs the
+ * statement that arrives in it a wait, so slices that are too short raise the latency of many.
+ */
+const STORE_SLICE_MS = 2;
+
+/**
+ * Called between two store transactions: returns a promise that lets socket I/O run once
+ * STORE_SLICE_MS have gone by without it, and nothing before.
+ */
+function storePacer(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since <= STORE_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      since = performance.now();
+    });
+  };
 }
 
 export class RecordingFailedError extends Error {
@@ -200,18 +222,22 @@ export class Recorder extends EventEmitter<{ failed: [Error] }> {
     await this.serial(async () => {
       if (this.opts.journal && this.mode === 'batched') {
         this.journalQueued();
+        const pace = storePacer();
         while (this.journaled.length > 0 && !this.failure) {
           const batch = this.journaled.splice(0, this.opts.batchSize);
           await this.write(batch);
+          if (this.journaled.length > 0) await pace();
         }
         // Everything journaled is stored (journaling is synchronous, so nothing slipped in between).
         if (this.journaled.length === 0 && !this.failure) this.opts.journal.reset();
         return;
       }
+      const pace = storePacer();
       while (this.queue.length > 0 && !this.failure) {
         const batch = this.queue.length <= this.opts.batchSize ? this.queue : this.queue.slice(0, this.opts.batchSize);
         this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
         await this.write(chainEvents(this.chain, this.head, batch));
+        if (this.queue.length > 0) await pace();
       }
     });
     const failure = this.failure as Error | null; // set by a write that failed

@@ -67,13 +67,26 @@ export class SessionRecorder {
 
   statement(fields: StatementFields): void {
     this.statements++;
+    // Keys in canonical (sorted) order: the recorder serialises every statement, and an object
+    // built in order spares it a sort (canonical.ts). An absent field stays out of the JSON.
     this.recorder.record({
-      type: 'statement',
-      sessionId: this.sessionId,
-      identity: this.identity,
+      approval: fields.approval,
+      commandTag: fields.commandTag,
       connection: this.connection,
-      ...fields,
-    });
+      decision: fields.decision,
+      durationMs: fields.durationMs,
+      error: fields.error,
+      identity: this.identity,
+      masked: fields.masked,
+      params: fields.params,
+      protocol: fields.protocol,
+      result: fields.result,
+      rows: fields.rows,
+      sessionId: this.sessionId,
+      sql: fields.sql,
+      time: fields.time,
+      type: 'statement',
+    } as StatementEvent);
   }
 
   /** Records an SSH or git event; commands run (exec, push, fetch) count as the session's statements. */

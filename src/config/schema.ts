@@ -27,6 +27,23 @@ export const postgresConnectionSchema = z
     maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
     /** Masking for this connection, replacing the gateway-wide `masking:` (e.g. `{ enabled: false }`). */
     masking: maskingSchema.optional(),
+    /** Session pooling of backend connections (on unless `false` or `{ enabled: false }`). */
+    pool: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Idle connections kept per distinct session (same startup parameters). */
+            maxIdle: z.number().int().min(1).max(1000).default(10),
+            /** Idle connections kept for this connection over all distinct sessions. */
+            maxIdleTotal: z.number().int().min(1).max(10000).default(20),
+            /** An idle connection unused this long is closed. */
+            idleTimeoutMs: z.number().int().min(100).max(24 * 3600 * 1000).default(60_000),
+          })
+          .strict(),
+      ])
+      .optional(),
   })
   .strict();
 
@@ -149,8 +166,12 @@ export const configSchema = z
       .default({ pollMs: 200 }),
     recording: z
       .object({
-        /** Largest batch written in one store transaction. */
-        batchSize: z.number().int().min(1).max(10000).default(256),
+        /**
+         * Largest batch written in one store transaction. SQLite commits on the event loop, so
+         * this bounds how long one commit holds every session (64 events: ~0.5 ms here); the
+         * recorder lets socket I/O run between batches.
+         */
+        batchSize: z.number().int().min(1).max(10000).default(64),
         /** Rows of each result kept in the statement's record (masked), for replay; 0 keeps none. */
         resultRows: z.number().int().min(0).max(10000).default(100),
         /** How long an event may wait before its batch is written. */
@@ -164,7 +185,7 @@ export const configSchema = z
         mode: z.enum(['batched', 'async', 'strict']).default('batched'),
       })
       .strict()
-      .default({ batchSize: 256, resultRows: 100, flushIntervalMs: 50, mode: 'batched' }),
+      .default({ batchSize: 64, resultRows: 100, flushIntervalMs: 50, mode: 'batched' }),
     /** The tamper-evident trail: hash-chained events and signed checkpoints (docs/audit.md). */
     audit: z
       .object({

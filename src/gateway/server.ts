@@ -296,7 +296,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `${config.tls ? 'https' : 'http'}://${urlHost}:${actualPort}`;
-  log.info({ url, connections: config.connections.map((c) => c.name), store: store.kind }, 'gateway listening');
+  log.info({ url, connections: config.connections.map((c) => c.name), store: store.kind, nodeFlags: process.execArgv, pid: process.pid }, 'gateway listening');
   // Retention: prune events older than audit.retention now and hourly (docs/audit.md, Retention).
   const retention = config.audit.retention && recorder.signer ? startRetention(store, recorder.signer, parseDuration(config.audit.retention), log) : null;
 

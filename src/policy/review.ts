@@ -105,7 +105,8 @@ export async function awaitApproval(ctx: ReviewContext, held: HeldAction): Promi
 
 /** A decision as it is recorded: the rule that made it, and the reason of a denial. */
 export function recordedDecision(d: Decision): RecordedDecision {
-  return { action: d.action, rule: d.rule, class: d.class, ...(d.action === 'deny' ? { reason: d.reason } : {}) };
+  // Keys in canonical order (every statement's record holds one; see canonical.ts).
+  return d.action === 'deny' ? { action: d.action, class: d.class, reason: d.reason, rule: d.rule } : { action: d.action, class: d.class, rule: d.rule };
 }
 
 /** The line a waiting client is shown. */

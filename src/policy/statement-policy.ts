@@ -1,6 +1,6 @@
 import type { Identity } from '../auth/identity.js';
 import { type Decision, type Policy, decide } from './policy.js';
-import { SqlParseError, classifySql } from './sql/classify.js';
+import { SqlParseError, classifyForPolicy } from './sql/classify.js';
 
 /** Rule name of the built-in refusal of text the parser does not accept. */
 export const UNPARSEABLE_RULE = 'hoop:unparseable';
@@ -16,8 +16,9 @@ export const MAX_INSPECTED_SQL_CHARS = 1024 * 1024;
 
 /**
  * The policy as one session sees it: its identity and connection are fixed, so a statement's
- * decision depends on its text alone. Classification is cached by text (in the classifier), and
- * the rule walk is a handful of comparisons, so an allowed statement costs microseconds.
+ * decision depends on its text alone. Classification is cached by text and by the text's shape
+ * (in the classifier), and the rule walk is a handful of comparisons, so an allowed statement
+ * costs microseconds.
  */
 export class SessionPolicy {
   constructor(
@@ -38,14 +39,14 @@ export class SessionPolicy {
     }
     let classification;
     try {
-      classification = classifySql(sql);
+      classification = classifyForPolicy(sql);
     } catch (err) {
       if (err instanceof SqlParseError) {
         return { action: 'deny', rule: UNPARSEABLE_RULE, class: 'admin', reason: `the statement could not be parsed, so it is refused: ${(err as Error).message}` };
       }
       return { action: 'deny', rule: UNPARSEABLE_RULE, class: 'admin', reason: 'the statement could not be classified, so it is refused' };
     }
-    if (classification.statements.length === 0) return { action: 'allow', rule: EMPTY_RULE, class: 'read' };
+    if (classification.statementCount === 0) return { action: 'allow', rule: EMPTY_RULE, class: 'read' };
     return decide(this.policy, this.identity, this.connection, classification.class);
   }
 }

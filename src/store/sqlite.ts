@@ -247,6 +247,11 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 /** SQLite's default, restored when the checkpointer thread is gone. */
 const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
+/**
+ * Transactions that read before they write begin IMMEDIATE: other connections write to the same
+ * file (admin commands, the checkpointer, another gateway), and a deferred transaction that has
+ * read cannot take the write lock after one of them committed (SQLITE_BUSY, without waiting).
+ */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
@@ -279,16 +284,16 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     if (path !== ':memory:' && opts.backgroundCheckpoints) this.startCheckpointer();
-    this.insertEvent = this.db.prepare(
+    this.insertEvent = this.prepared(
       'INSERT INTO events (session_id, type, time, identity_subject, identity_name, connection, body, chain, chain_seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.insertCheckpoint = this.db.prepare('INSERT INTO checkpoints (chain, seq, hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)');
-    this.insertSession = this.db.prepare(
+    this.insertCheckpoint = this.prepared('INSERT INTO checkpoints (chain, seq, hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertSession = this.prepared(
       `INSERT INTO sessions (id, identity_kind, identity_subject, identity_name, groups, connection, connection_type, client_address, started_at, agent_meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.endSession = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
-    this.countStatement = this.db.prepare('UPDATE sessions SET statements = statements + ? WHERE id = ?');
+    this.endSession = this.prepared('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
+    this.countStatement = this.prepared('UPDATE sessions SET statements = statements + ? WHERE id = ?');
     this.appendBatch = this.db.transaction((events: readonly ChainedEvent[], checkpoints: readonly Checkpoint[]) => {
       // One counter update per session per batch, not one per statement: the batch is the unit of cost.
       let counts: Map<string, number> | null = null;
@@ -320,6 +325,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /**
+   * A statement compiled once and kept: compiling costs more than running most of them, and some
+   * run for every new session (the token lookup, the session row).
+   */
+  private prepared(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Checkpoints the WAL off the event loop (see checkpointer.ts); SQLite's own, inline ones resume if that thread is gone. */
   private startCheckpointer(): void {
     const url = new URL('./checkpointer.js', import.meta.url);
@@ -349,7 +369,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
-      })();
+      }).immediate();
     }
   }
 
@@ -372,16 +392,16 @@ export class SqliteStore implements Store {
   }
 
   async findServiceAccountByTokenHash(tokenHash: string): Promise<ServiceAccount | undefined> {
-    const row = this.db.prepare('SELECT * FROM service_accounts WHERE token_hash = ?').get(tokenHash) as AccountRow | undefined;
+    const row = this.prepared('SELECT * FROM service_accounts WHERE token_hash = ?').get(tokenHash) as AccountRow | undefined;
     return row ? toAccount(row) : undefined;
   }
 
   async listServiceAccounts(): Promise<ServiceAccount[]> {
-    return (this.db.prepare('SELECT * FROM service_accounts ORDER BY created_at').all() as AccountRow[]).map(toAccount);
+    return (this.prepared('SELECT * FROM service_accounts ORDER BY created_at').all() as AccountRow[]).map(toAccount);
   }
 
   async revokeServiceAccount(name: string): Promise<boolean> {
-    const r = this.db.prepare('UPDATE service_accounts SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(Date.now(), name);
+    const r = this.prepared('UPDATE service_accounts SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(Date.now(), name);
     return r.changes > 0;
   }
 
@@ -421,7 +441,7 @@ export class SqliteStore implements Store {
       where.push('time < ?');
       args.push(filter.until);
     }
-    const page = this.db.prepare(
+    const page = this.prepared(
       `SELECT seq, chain, chain_seq, prev_hash, hash, time, type, body FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${AUDIT_PAGE}`,
     );
     let after = Number.MIN_SAFE_INTEGER;
@@ -436,8 +456,8 @@ export class SqliteStore implements Store {
   async listCheckpoints(filter: { chain?: string } = {}): Promise<Checkpoint[]> {
     const rows = (
       filter.chain === undefined
-        ? this.db.prepare('SELECT * FROM checkpoints ORDER BY chain, seq, id').all()
-        : this.db.prepare('SELECT * FROM checkpoints WHERE chain = ? ORDER BY seq, id').all(filter.chain)
+        ? this.prepared('SELECT * FROM checkpoints ORDER BY chain, seq, id').all()
+        : this.prepared('SELECT * FROM checkpoints WHERE chain = ? ORDER BY seq, id').all(filter.chain)
     ) as { chain: string; seq: number; hash: string; time: number; key_fingerprint: string; signature: string }[];
     return rows.map((r) => ({ chain: r.chain, seq: r.seq, hash: r.hash, time: r.time, keyFingerprint: r.key_fingerprint, signature: r.signature }));
   }
@@ -454,8 +474,8 @@ export class SqliteStore implements Store {
 
   async pruneChain(r: PruneRecord): Promise<{ events: number; sessions: number }> {
     return this.db.transaction(() => {
-      const events = this.db.prepare('DELETE FROM events WHERE chain = ? AND chain_seq <= ?').run(r.chain, r.seq).changes;
-      this.db.prepare('DELETE FROM checkpoints WHERE chain = ? AND seq <= ?').run(r.chain, r.seq);
+      const events = this.prepared('DELETE FROM events WHERE chain = ? AND chain_seq <= ?').run(r.chain, r.seq).changes;
+      this.prepared('DELETE FROM checkpoints WHERE chain = ? AND seq <= ?').run(r.chain, r.seq);
       this.db
         .prepare('INSERT INTO audit_prunes (chain, seq, hash, head_seq, head_hash, cutoff, events, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(r.chain, r.seq, r.hash, r.headSeq, r.headHash, r.cutoff, r.events, r.time, r.keyFingerprint, r.signature);
@@ -463,22 +483,22 @@ export class SqliteStore implements Store {
         .prepare('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)')
         .run(r.cutoff).changes;
       return { events, sessions };
-    })();
+    }).immediate();
   }
 
   async pruneUnchained(before: number): Promise<number> {
     return this.db.transaction(() => {
-      const n = this.db.prepare('DELETE FROM events WHERE chain IS NULL AND time < ?').run(before).changes;
-      if (n > 0) this.db.prepare('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)').run(before);
+      const n = this.prepared('DELETE FROM events WHERE chain IS NULL AND time < ?').run(before).changes;
+      if (n > 0) this.prepared('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)').run(before);
       return n;
-    })();
+    }).immediate();
   }
 
   async listPrunes(filter: { chain?: string } = {}): Promise<PruneRecord[]> {
     const rows = (
       filter.chain === undefined
-        ? this.db.prepare('SELECT * FROM audit_prunes ORDER BY chain, seq, id').all()
-        : this.db.prepare('SELECT * FROM audit_prunes WHERE chain = ? ORDER BY seq, id').all(filter.chain)
+        ? this.prepared('SELECT * FROM audit_prunes ORDER BY chain, seq, id').all()
+        : this.prepared('SELECT * FROM audit_prunes WHERE chain = ? ORDER BY seq, id').all(filter.chain)
     ) as { chain: string; seq: number; hash: string; head_seq: number; head_hash: string; cutoff: number; events: number; time: number; key_fingerprint: string; signature: string }[];
     return rows.map((r) => ({
       chain: r.chain,
@@ -507,21 +527,21 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`;
     args.push(filter.limit ?? 100);
-    return (this.db.prepare(sql).all(...args) as SessionRow[]).map(toSession);
+    return (this.prepared(sql).all(...args) as SessionRow[]).map(toSession);
   }
 
   async getSession(id: string): Promise<SessionSummary | undefined> {
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+    const row = this.prepared('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
     return row ? toSession(row) : undefined;
   }
 
   async sessionEvents(id: string): Promise<StoredEvent[]> {
-    const rows = this.db.prepare('SELECT seq, body FROM events WHERE session_id = ? ORDER BY seq').all(id) as { seq: number; body: string }[];
+    const rows = this.prepared('SELECT seq, body FROM events WHERE session_id = ? ORDER BY seq').all(id) as { seq: number; body: string }[];
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as AuditEvent }));
   }
 
   private approval(row: ApprovalRow): ApprovalRequest {
-    const votes = (this.db.prepare('SELECT * FROM approval_votes WHERE request_id = ? ORDER BY time').all(row.id) as VoteRow[]).map((v) => ({
+    const votes = (this.prepared('SELECT * FROM approval_votes WHERE request_id = ? ORDER BY time').all(row.id) as VoteRow[]).map((v) => ({
       approverSubject: v.approver_subject,
       approverName: v.approver_name,
       decision: v.decision,
@@ -552,7 +572,7 @@ export class SqliteStore implements Store {
   }
 
   private change(requestId: string, status: ApprovalStatus, time: number): void {
-    this.db.prepare('INSERT INTO approval_changes (request_id, status, time) VALUES (?, ?, ?)').run(requestId, status, time);
+    this.prepared('INSERT INTO approval_changes (request_id, status, time) VALUES (?, ?, ?)').run(requestId, status, time);
   }
 
   async createApprovalRequest(r: NewApprovalRequest): Promise<ApprovalRequest> {
@@ -579,30 +599,30 @@ export class SqliteStore implements Store {
           r.approvalsNeeded,
         );
       this.change(r.id, 'pending', r.createdAt);
-    })();
+    }).immediate();
     return (await this.getApprovalRequest(r.id))!;
   }
 
   async getApprovalRequest(id: string): Promise<ApprovalRequest | undefined> {
-    const row = this.db.prepare('SELECT * FROM approval_requests WHERE id = ?').get(id) as ApprovalRow | undefined;
+    const row = this.prepared('SELECT * FROM approval_requests WHERE id = ?').get(id) as ApprovalRow | undefined;
     return row ? this.approval(row) : undefined;
   }
 
   async listApprovalRequests(filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<ApprovalRequest[]> {
     const rows = (
       filter.status
-        ? this.db.prepare('SELECT * FROM approval_requests WHERE status = ? ORDER BY created_at DESC LIMIT ?').all(filter.status, filter.limit ?? 100)
-        : this.db.prepare('SELECT * FROM approval_requests ORDER BY created_at DESC LIMIT ?').all(filter.limit ?? 100)
+        ? this.prepared('SELECT * FROM approval_requests WHERE status = ? ORDER BY created_at DESC LIMIT ?').all(filter.status, filter.limit ?? 100)
+        : this.prepared('SELECT * FROM approval_requests ORDER BY created_at DESC LIMIT ?').all(filter.limit ?? 100)
     ) as ApprovalRow[];
     return rows.map((r) => this.approval(r));
   }
 
   async voteApproval(v: VoteInput): Promise<ApprovalRequest> {
     this.db.transaction(() => {
-      const row = this.db.prepare('SELECT * FROM approval_requests WHERE id = ?').get(v.requestId) as ApprovalRow | undefined;
+      const row = this.prepared('SELECT * FROM approval_requests WHERE id = ?').get(v.requestId) as ApprovalRow | undefined;
       if (!row) throw new HoopError('HOOP_NOT_FOUND', `no approval request ${v.requestId}`, { exitCode: 4 });
       if (row.status === 'pending' && row.expires_at <= v.now) {
-        this.db.prepare("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(v.now, 'expired before a decision', row.id);
+        this.prepared("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(v.now, 'expired before a decision', row.id);
         this.change(row.id, 'expired', v.now);
         return;
       }
@@ -611,18 +631,18 @@ export class SqliteStore implements Store {
         .prepare('INSERT OR REPLACE INTO approval_votes (request_id, approver_subject, approver_name, decision, reason, window_ms, time) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(v.requestId, v.approverSubject, v.approverName, v.decision, v.reason ?? null, v.windowMs ?? null, v.now);
       if (v.decision === 'deny') {
-        this.db.prepare("UPDATE approval_requests SET status = 'denied', decided_at = ?, reason = ? WHERE id = ?").run(v.now, v.reason ?? 'denied', row.id);
+        this.prepared("UPDATE approval_requests SET status = 'denied', decided_at = ?, reason = ? WHERE id = ?").run(v.now, v.reason ?? 'denied', row.id);
         this.change(row.id, 'denied', v.now);
         return;
       }
-      const approvals = (this.db.prepare("SELECT count(*) AS n FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
+      const approvals = (this.prepared("SELECT count(*) AS n FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
       if (approvals < row.approvals_needed) {
         this.change(row.id, 'pending', v.now);
         return;
       }
-      this.db.prepare("UPDATE approval_requests SET status = 'approved', decided_at = ? WHERE id = ?").run(v.now, row.id);
+      this.prepared("UPDATE approval_requests SET status = 'approved', decided_at = ? WHERE id = ?").run(v.now, row.id);
       // The window is the shortest any approver agreed to: nobody grants more than they said.
-      const w = this.db.prepare("SELECT min(window_ms) AS w, count(window_ms) AS n, count(*) AS total FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as {
+      const w = this.prepared("SELECT min(window_ms) AS w, count(window_ms) AS n, count(*) AS total FROM approval_votes WHERE request_id = ? AND decision = 'approve'").get(row.id) as {
         w: number | null;
         n: number;
         total: number;
@@ -633,26 +653,26 @@ export class SqliteStore implements Store {
           .run(`w_${randomUUID()}`, row.identity_subject, row.connection, row.class, v.now + w.w, row.id);
       }
       this.change(row.id, 'approved', v.now);
-    })();
+    }).immediate();
     return (await this.getApprovalRequest(v.requestId))!;
   }
 
   async expireApprovals(now: number): Promise<number> {
     return this.db.transaction(() => {
-      const rows = this.db.prepare("SELECT id FROM approval_requests WHERE status = 'pending' AND expires_at <= ?").all(now) as { id: string }[];
+      const rows = this.prepared("SELECT id FROM approval_requests WHERE status = 'pending' AND expires_at <= ?").all(now) as { id: string }[];
       for (const r of rows) {
-        this.db.prepare("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(now, 'expired before a decision', r.id);
+        this.prepared("UPDATE approval_requests SET status = 'expired', decided_at = ?, reason = ? WHERE id = ?").run(now, 'expired before a decision', r.id);
         this.change(r.id, 'expired', now);
       }
       return rows.length;
-    })();
+    }).immediate();
   }
 
   async cancelApproval(id: string, now: number): Promise<void> {
     this.db.transaction(() => {
-      const r = this.db.prepare("UPDATE approval_requests SET status = 'cancelled', decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'").run(now, 'the session ended', id);
+      const r = this.prepared("UPDATE approval_requests SET status = 'cancelled', decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'").run(now, 'the session ended', id);
       if (r.changes > 0) this.change(id, 'cancelled', now);
-    })();
+    }).immediate();
   }
 
   async findApprovalWindow(identitySubject: string, connection: string, cls: string, now: number): Promise<ApprovalWindow | undefined> {
@@ -667,7 +687,7 @@ export class SqliteStore implements Store {
   }
 
   async approvalChangesSince(seq: number, limit = 500): Promise<ApprovalChange[]> {
-    return (this.db.prepare('SELECT seq, request_id, status, time FROM approval_changes WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as {
+    return (this.prepared('SELECT seq, request_id, status, time FROM approval_changes WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as {
       seq: number;
       request_id: string;
       status: ApprovalStatus;
@@ -676,15 +696,15 @@ export class SqliteStore implements Store {
   }
 
   async approvalChangeHead(): Promise<number> {
-    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM approval_changes').get() as { s: number }).s;
+    return (this.prepared('SELECT coalesce(max(seq), 0) AS s FROM approval_changes').get() as { s: number }).s;
   }
 
   async gatewayKey(name: string, create: () => string): Promise<string> {
-    const stored = this.db.prepare('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string } | undefined;
+    const stored = this.prepared('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string } | undefined;
     if (stored) return stored.value;
     // INSERT OR IGNORE then read: two replicas starting at once agree on whichever key landed first.
-    this.db.prepare('INSERT OR IGNORE INTO gateway_keys (name, value, created_at) VALUES (?, ?, ?)').run(name, create(), Date.now());
-    return (this.db.prepare('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string }).value;
+    this.prepared('INSERT OR IGNORE INTO gateway_keys (name, value, created_at) VALUES (?, ?, ?)').run(name, create(), Date.now());
+    return (this.prepared('SELECT value FROM gateway_keys WHERE name = ?').get(name) as { value: string }).value;
   }
 
   async close(): Promise<void> {

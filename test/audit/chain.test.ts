@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/audit/canonical.js';
 import { GENESIS_HASH, chainEvents, checkpointPayload, linkHash } from '../../src/audit/chain.js';
 import { keyFingerprint, parsePrivateKey, signerFromPrivateKey, trustedKeys, verifySignature, writeKeyFiles } from '../../src/audit/keys.js';
@@ -11,20 +10,12 @@ import { Recorder, RecordingFailedError } from '../../src/audit/recorder.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
-import { tempDir as makeTempDir } from '../support/hoop.js';
+import { tempDirsRemovedAfterAll } from '../support/hoop.js';
 import { AGENT, sessionEvents } from './fixtures.js';
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-const dirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = makeTempDir(prefix);
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
 
 function testSigner(dir: string) {
   const keys = writeKeyFiles(join(dir, 'keys'));

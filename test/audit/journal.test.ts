@@ -1,26 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newChainId } from '../../src/audit/chain.js';
 import { RecordingJournal, readJournal, recoverJournals } from '../../src/audit/journal.js';
 import { parsePrivateKey, signerFromPrivateKey, trustedKeys, writeKeyFiles } from '../../src/audit/keys.js';
 import { Recorder } from '../../src/audit/recorder.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { tempDir as makeTempDir } from '../support/hoop.js';
+import { tempDirsRemovedAfterAll } from '../support/hoop.js';
 import { AGENT, sessionEvents } from './fixtures.js';
 
-const dirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = makeTempDir(prefix);
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
 const silent = pino({ level: 'silent' });
 
 /** A pid that is certainly not running: a child that has already exited. */
@@ -76,6 +68,31 @@ describe('the recording journal', () => {
     const result = await verifyStore(store, trustedKeys([signer.publicKey]), 'test');
     expect(result.ok).toBe(true);
     expect(result.chains[0]!.unsignedTail).toBe(0);
+    await store.close();
+  });
+
+  it('reads the body exactly as written, stops at an altered line, and still reads the earlier layout (body as a string)', async () => {
+    const { journal, recorder, store } = setup();
+    for (const e of sessionEvents('s_j4', AGENT, 'pg', Date.now(), 3)) recorder.record(e);
+    await recorder.flushSoon();
+    const lines = readFileSync(journal.path, 'utf8').trim().split('\n');
+    const records = readJournal(journal.path);
+    expect(records.length).toBe(lines.length);
+    // The body is written in place, not escaped into a string.
+    expect(lines[0]).toContain(`,"b":${records[0]!.body}}`);
+    expect(records[1]!.event.sessionId).toBe('s_j4');
+
+    const older = lines.map((l, i) => JSON.stringify({ c: records[i]!.chain, s: records[i]!.seq, p: records[i]!.prev, h: records[i]!.hash, b: records[i]!.body }));
+    const olderPath = join(tempDir('journal-old'), 'j.jsonl');
+    writeFileSync(olderPath, `${older.join('\n')}\n`);
+    expect(readJournal(olderPath).map((r) => r.body)).toEqual(records.map((r) => r.body));
+
+    // One changed character in the second event's body: the journal is trusted up to the line before.
+    const altered = [...lines];
+    altered[1] = altered[1]!.replace('"s_j4"', '"s_j5"');
+    writeFileSync(olderPath, `${altered.join('\n')}\n`);
+    expect(readJournal(olderPath).length).toBe(1);
+    await recorder.close();
     await store.close();
   });
 

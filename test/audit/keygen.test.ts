@@ -29,7 +29,7 @@ describe('hoop audit keygen and the audit: config', () => {
     const c = configSchema.parse({});
     expect(c.recording.mode).toBe('batched');
     expect(c.audit).toEqual({ checkpointEvery: 1000, checkpointIntervalMs: 5000 });
-    expect(configSchema.parse({ recording: { mode: 'strict' } }).recording).toEqual({ batchSize: 256, resultRows: 100, flushIntervalMs: 50, mode: 'strict' });
+    expect(configSchema.parse({ recording: { mode: 'strict' } }).recording).toEqual({ batchSize: 64, resultRows: 100, flushIntervalMs: 50, mode: 'strict' });
   });
 
   it('refuses a signing key path that depends on the working directory', async () => {

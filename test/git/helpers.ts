@@ -1,16 +1,7 @@
-/** Small deterministic random source for fuzzing and chunking (mulberry32). */
-export type Rng = () => number;
+/** The project's seeded random source (mulberry32), for fuzzing and chunking. */
+import { createRng, type Rng } from '../../src/demo/random.js';
 
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRng as rng, type Rng };
 
 /** `bytes` cut into random pieces (some empty), as a socket might deliver them. */
 export function chunkings(bytes: Buffer, random: Rng): Buffer[] {

@@ -214,11 +214,12 @@ describe('SSH through the gateway (real sshd, real ssh/sftp/scp)', () => {
     expect(lines.some((l) => (JSON.parse(l) as unknown[])[1] === 'o' && String((JSON.parse(l) as unknown[])[2]).includes('hello-from-42'))).toBe(true);
   });
 
-  it('sftp put/get and scp of a 100 MB file arrive intact, with the gateway memory bounded', async () => {
+  it('sftp put/get and scp of a 200 MB file arrive intact, with the gateway memory bounded', async () => {
+    const FILE_MB = 200;
     const src = join(work, 'big.bin');
     const chunk = randomBytes(1024 * 1024);
     const parts: Buffer[] = [];
-    for (let i = 0; i < 100; i++) parts.push(chunk.map((b) => b ^ i) as Buffer);
+    for (let i = 0; i < FILE_MB; i++) parts.push(chunk.map((b) => b ^ i) as Buffer);
     writeFileSync(src, Buffer.concat(parts));
     const want = await sha256File(src);
     const remoteDir = join(sshd.dir, 'uploads');
@@ -239,11 +240,13 @@ describe('SSH through the gateway (real sshd, real ssh/sftp/scp)', () => {
     expect(await sha256File(join(remoteDir, 'sftp.bin'))).toBe(want);
     expect(await sha256File(join(work, 'sftp-back.bin'))).toBe(want);
     expect(await sha256File(join(remoteDir, 'scp.bin'))).toBe(want);
-    // SSH windows carry the flow control through: the gateway never holds the file.
-    expect(peak - before).toBeLessThan(100 * 1024 * 1024);
+    // SSH windows carry the flow control through: the gateway never holds the file. The bound is
+    // below the file's size but well above what the collector leaves of buffers already relayed
+    // (up to ~110 MB seen under a loaded full run).
+    expect(peak - before).toBeLessThan(150 * 1024 * 1024);
     const events = await allEvents();
     const write = events.find((e) => e.type === 'sftp.op' && e.op === 'write' && String(e.path).endsWith('sftp.bin'));
-    expect(write).toMatchObject({ bytes: 100 * 1024 * 1024, status: 'ok' });
+    expect(write).toMatchObject({ bytes: FILE_MB * 1024 * 1024, status: 'ok' });
   }, 300_000);
 
   it('records each exec with its decision, exit status and output', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type Result } from 'execa';
+import { afterAll } from 'vitest';
 import { approveDevice } from './device-flow.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -17,6 +18,19 @@ export function pgBin(name: string): string {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `hoop-test-${prefix}-`));
+}
+
+/** A `tempDir` whose directories are removed once the calling test file's tests are done (call at module level). */
+export function tempDirsRemovedAfterAll(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = tempDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 /** Runs the real CLI as a user would, with its own config dir so tests never touch the machine's login. */
@@ -79,7 +93,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayPr
     configPath,
     `listen: 127.0.0.1:0\nstore: sqlite:./data/hoop.db\nlog:\n  level: info\n${opts.extraYaml ?? ''}\n${opts.extraYaml?.includes('policy:') ? '' : ALLOW_ALL_POLICY}\nconnections:${opts.connectionsYaml ?? LOCAL_PG_CONNECTION}`,
   );
-  const child = spawn('node', [HOOP_BIN, 'gateway', '--config', configPath], {
+  // Through the launcher, as a user starts it (its shell line execs node with the flags it needs, same pid).
+  const child = spawn(HOOP_BIN, ['gateway', '--config', configPath], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

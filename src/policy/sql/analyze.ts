@@ -155,8 +155,20 @@ function nameParts(list: unknown): string[] {
   return out;
 }
 
+/**
+ * How many times the analysis has looked at a literal's value. A classification that never did
+ * holds for every text that differs from it only in its literals, which is what lets the
+ * classifier cache decisions by the text's shape (see classify.ts and shape.ts). Every reader of
+ * a literal's value (A_Const, or a String node that came from a string literal) must count here.
+ */
+let literalValueReadCount = 0;
+export function literalValueReads(): number {
+  return literalValueReadCount;
+}
+
 /** A string literal (possibly cast, `'x'::text`), or undefined. */
 function stringLiteral(node: unknown): string | undefined {
+  literalValueReadCount++;
   if (!isObj(node)) return undefined;
   if (isObj(node.A_Const)) {
     const sval = node.A_Const.sval;
@@ -168,6 +180,7 @@ function stringLiteral(node: unknown): string | undefined {
 
 /** A constant's text: strings as they are, numbers and booleans printed (JSON omits zero/false). */
 function constantText(node: unknown): string | undefined {
+  literalValueReadCount++;
   if (!isObj(node) || !isObj(node.A_Const)) return stringLiteral(node);
   const c = node.A_Const;
   if (isObj(c.sval)) return str(c.sval.sval) ?? '';
@@ -812,6 +825,7 @@ function classifyStatement(node: Obj, sink: Sink, text: string | undefined): voi
 
 /** A DefElem's boolean argument: absent means true; false only for false/off/0. */
 function defElemTrue(arg: unknown): boolean {
+  literalValueReadCount++;
   if (arg === undefined) return true;
   if (!isObj(arg)) return true;
   if (isObj(arg.Boolean)) return arg.Boolean.boolval === true;
@@ -829,6 +843,7 @@ function defElemValue(list: unknown, name: string): unknown {
 }
 
 function doBlock(body: Obj, sink: Sink): void {
+  literalValueReadCount++;
   const langArg = defElemValue(body.args, 'language');
   const lang = (isObj(langArg) && isObj(langArg.String) ? str(langArg.String.sval) : undefined) ?? 'plpgsql';
   const asArg = defElemValue(body.args, 'as');
@@ -845,6 +860,7 @@ function doBlock(body: Obj, sink: Sink): void {
 }
 
 function createFunction(body: Obj, sink: Sink, text: string | undefined): void {
+  literalValueReadCount++;
   const what = body.is_procedure ? 'PROCEDURE' : 'FUNCTION';
   sink.effect('ddl', `CREATE ${what} (its body does not run now)`);
   const langArg = defElemValue(body.options, 'language');

@@ -4,7 +4,11 @@
  * statement's tree is walked, and the most severe class of its statements decides the query.
  *
  * Usage: `await initClassifier()` once at start-up; then `classifySql(text)` is synchronous and
- * cached by exact text (a repeated or prepared statement costs a Map lookup).
+ * cached by exact text (a repeated or prepared statement costs a Map lookup). The policy asks
+ * `classifyForPolicy(text)`, which is also cached by the text's shape (its literals blanked, see
+ * shape.ts), so `… WHERE id = 17` after `… WHERE id = 16` is not parsed again either: that only
+ * happens for plain SELECT/INSERT/UPDATE/DELETE whose class did not depend on any literal's value
+ * (`set_config('role', …)` does, so such a query is always classified on its own).
  *
  * Decisions (the product spec left these open):
  * - Severity, most severe first: admin > privilege > destructive > procedural > ddl > write >
@@ -52,10 +56,11 @@
  * - Limits: calls of user-defined functions cannot be seen into, and are `read` in a SELECT;
  *   triggers and rules fire unseen. The CREATE statements that install such code are the gate.
  */
-import { type Context, analyzeStatement, newContext } from './analyze.js';
+import { type Context, analyzeStatement, literalValueReads, newContext } from './analyze.js';
 import { type StatementClass, moreSevere } from './classes.js';
 import { LruCache, type LruStats } from './lru.js';
 import { loadParser, parseStatements, parserStats } from './parser.js';
+import { literalShape } from './shape.js';
 
 export { CLASS_SEVERITY, moreSevere, severityRank, type StatementClass } from './classes.js';
 export { ClassifierNotReadyError, SqlParseError } from './errors.js';
@@ -72,9 +77,14 @@ export interface ClassifiedStatement {
   readonly tables: readonly string[];
 }
 
-export interface Classification {
+/** What a policy decision needs of a classification. */
+export interface PolicyClass {
   /** The most severe class of the statements; `read` when there are none. */
   readonly class: StatementClass;
+  readonly statementCount: number;
+}
+
+export interface Classification extends PolicyClass {
   readonly statements: readonly ClassifiedStatement[];
 }
 
@@ -88,6 +98,16 @@ export const DEFAULT_CACHE_ENTRIES = 10_000;
 export const DEFAULT_CACHE_CHARS = 16 * 1024 * 1024;
 
 const cache = new LruCache<string, Classification>(DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_CHARS);
+/** Policy classes by text shape (only for texts whose class does not depend on literal values). */
+const shapeCache = new LruCache<string, PolicyClass>(DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_CHARS);
+
+/**
+ * Statement types whose class can be reused for every text of the same shape, provided the
+ * analysis read no literal value. Other statements carry values that decide their class in places
+ * the analysis reads directly (COPY's file, LOAD's library, CREATE FUNCTION's body, DO…), so they
+ * are only cached by exact text.
+ */
+const SHAPE_CACHEABLE_KINDS: ReadonlySet<string> = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt']);
 
 /**
  * Parses and classifies a query string (possibly several statements). Cached by exact text: the
@@ -98,6 +118,28 @@ export function classifySql(sql: string): Classification {
   if (hit !== undefined) return hit;
   const c = classifySqlUncached(sql);
   cache.set(sql, c, sql.length + 64);
+  return c;
+}
+
+/**
+ * The class of a query string, for a policy decision: cached by exact text and by shape. Throws
+ * SqlParseError when the text does not parse (nothing that fails to parse is ever cached).
+ */
+export function classifyForPolicy(sql: string): PolicyClass {
+  const hit = cache.get(sql);
+  if (hit !== undefined) return hit;
+  const shape = literalShape(sql);
+  if (shape !== null) {
+    const byShape = shapeCache.get(shape);
+    if (byShape !== undefined) return byShape;
+  }
+  const readsBefore = literalValueReads();
+  const c = classifySqlUncached(sql);
+  if (shape !== null && literalValueReads() === readsBefore && c.statements.every((st) => SHAPE_CACHEABLE_KINDS.has(st.kind))) {
+    shapeCache.set(shape, Object.freeze({ class: c.class, statementCount: c.statementCount }), shape.length + 64);
+  } else {
+    cache.set(sql, c, sql.length + 64);
+  }
   return c;
 }
 
@@ -120,7 +162,7 @@ export function classifySqlUncached(sql: string): Classification {
       }),
     );
   }
-  return Object.freeze({ class: cls, statements: Object.freeze(statements) });
+  return Object.freeze({ class: cls, statementCount: statements.length, statements: Object.freeze(statements) });
 }
 
 export interface ClassifierCacheStats extends LruStats {
@@ -128,19 +170,23 @@ export interface ClassifierCacheStats extends LruStats {
   readonly guardRefusals: number;
   /** Parser stack overflows the guard did not foresee (each leaks the parse's WASM memory). */
   readonly stackOverflows: number;
+  /** The cache of policy classes by text shape. */
+  readonly shape: LruStats;
 }
 
 export function classifierCacheStats(): ClassifierCacheStats {
-  return { ...cache.stats(), guardRefusals: parserStats.guardRefusals, stackOverflows: parserStats.stackOverflows };
+  return { ...cache.stats(), guardRefusals: parserStats.guardRefusals, stackOverflows: parserStats.stackOverflows, shape: shapeCache.stats() };
 }
 
-/** Empties the cache and zeroes its counters. */
+/** Empties the caches and zeroes their counters. */
 export function clearClassifierCache(): void {
   cache.clear();
+  shapeCache.clear();
 }
 
 /** Changes the cache bounds (entries, and characters of text kept). */
 export function configureClassifierCache(opts: { maxEntries?: number; maxChars?: number }): void {
   const s = cache.stats();
   cache.resize(opts.maxEntries ?? s.maxEntries, opts.maxChars ?? s.maxWeight);
+  shapeCache.resize(opts.maxEntries ?? s.maxEntries, opts.maxChars ?? s.maxWeight);
 }

@@ -9,7 +9,8 @@ import { awaitApproval, recordedDecision, type ReviewDecision } from '../../poli
 import type { PostgresConnectionConfig } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import type { EngineContext, ProtocolEngine } from '../engine.js';
-import { type BackendSession, type BackendTarget, cancelBackend, connectBackend } from './backend.js';
+import { type BackendConnectOptions, type BackendSession, type BackendTarget, cancelBackend, connectBackend } from './backend.js';
+import { type BackendLease, BackendPool, closeBackend, poolKey, poolSettings } from './pool.js';
 import { PgBackendError, PgProtocolError } from './errors.js';
 import { Backend, Frontend, StartupCode } from './messages.js';
 import {
@@ -90,11 +91,31 @@ interface CancelEntry {
   readonly secretKey: Buffer;
 }
 
+/** The engine's cancel keys, as a session sees them. */
+interface CancelRegistry {
+  register(pid: number, key: Buffer, entry: CancelEntry): void;
+  unregister(cancelKey: string): void;
+  /** A CancelRequest for this backend is on its way: it could still hit whoever uses the backend next. */
+  inFlight(entry: CancelEntry): boolean;
+}
+
+/** Extended-protocol messages: after one, the backend is inside a pipeline until the next Sync. */
+const EXTENDED_MESSAGES = wantBodies([Frontend.parse, Frontend.bind, Frontend.execute, Frontend.describe, Frontend.close]);
+
 export class PostgresEngine implements ProtocolEngine {
   readonly type = 'postgres' as const;
   private readonly sessions = new Set<PgSession>();
   /** Gateway-issued (pid, key) → the backend's own: the client never learns the backend's identifiers. */
   private readonly cancelKeys = new Map<string, CancelEntry>();
+  /** Idle backend connections kept between client sessions. */
+  readonly pool = new BackendPool();
+  /** CancelRequests being forwarded, by the backend's own (pid, key). */
+  private readonly cancelsInFlight = new Map<string, number>();
+  private readonly cancelRegistry: CancelRegistry = {
+    register: (pid, key, entry) => this.cancelKeys.set(cancelKey(pid, key), entry),
+    unregister: (k) => this.cancelKeys.delete(k),
+    inFlight: (entry) => this.cancelsInFlight.has(cancelKey(entry.processId, entry.secretKey)),
+  };
 
   async serve(client: Duplex, ctx: EngineContext): Promise<void> {
     const startup = await readStartup(client, ctx.log);
@@ -113,10 +134,10 @@ export class PostgresEngine implements ProtocolEngine {
    */
   async serveSession(client: Duplex, ctx: EngineContext, params: Record<string, string>, rest: Buffer): Promise<void> {
     const connection = ctx.connection as PostgresConnectionConfig;
-    const session = new PgSession(client, ctx, connection, params, rest);
+    const session = new PgSession(client, ctx, connection, params, rest, this.pool);
     this.sessions.add(session);
     try {
-      await session.run((pid, key, entry) => this.cancelKeys.set(cancelKey(pid, key), entry));
+      await session.run(this.cancelRegistry);
     } finally {
       this.sessions.delete(session);
       if (session.cancelKey) this.cancelKeys.delete(session.cancelKey);
@@ -127,11 +148,26 @@ export class PostgresEngine implements ProtocolEngine {
   async cancelByKey(processId: number, secretKey: Buffer, log: Logger): Promise<void> {
     const entry = this.cancelKeys.get(cancelKey(processId, secretKey));
     if (!entry) return;
-    await cancelBackend(entry.target, entry.processId, entry.secretKey).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'cancel request could not be forwarded'));
+    await this.forwardCancel(entry).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'cancel request could not be forwarded'));
   }
 
   closeAll(reason: string): void {
     for (const s of this.sessions) s.terminate(reason, 'hoop: the gateway is ending this session');
+    if (reason === 'gateway-shutdown') this.pool.close();
+    else this.pool.drain();
+  }
+
+  /** Sends a CancelRequest to the backend; while it travels, the backend is not returned to the pool. */
+  private async forwardCancel(entry: CancelEntry): Promise<void> {
+    const k = cancelKey(entry.processId, entry.secretKey);
+    this.cancelsInFlight.set(k, (this.cancelsInFlight.get(k) ?? 0) + 1);
+    try {
+      await cancelBackend(entry.target, entry.processId, entry.secretKey);
+    } finally {
+      const left = this.cancelsInFlight.get(k)! - 1;
+      if (left === 0) this.cancelsInFlight.delete(k);
+      else this.cancelsInFlight.set(k, left);
+    }
   }
 
   private async cancel(processId: number, secretKey: Buffer, ctx: EngineContext): Promise<void> {
@@ -142,7 +178,7 @@ export class PostgresEngine implements ProtocolEngine {
       return;
     }
     try {
-      await cancelBackend(entry.target, entry.processId, entry.secretKey);
+      await this.forwardCancel(entry);
       ctx.log.info({ identity: ctx.identity.name, connection: ctx.connection.name }, 'cancel request forwarded');
     } catch (err) {
       ctx.log.warn({ err: errorMessage(err) }, 'cancel request could not be forwarded');
@@ -239,6 +275,12 @@ function recordedSql(sql: string): string {
 /** Longest value kept in a captured result row; the rest is cut with a note. */
 const MAX_CAPTURED_VALUE_CHARS = 256;
 
+/**
+ * Why a session's pending approval waits stop. One shared value: a DOMException made per session
+ * (what `abort()` without a reason does) costs a stack trace on every connection's end.
+ */
+const SESSION_ENDED = new DOMException('the session ended', 'AbortError');
+
 /** A server message the session will not forward at all (it is ending). */
 const DROPPED = Buffer.alloc(0);
 
@@ -273,6 +315,7 @@ function denialError(message: string): Buffer {
 /** One client session: a client stream and its own backend connection. */
 class PgSession {
   cancelKey: string | null = null;
+  private cancelEntry: CancelEntry | null = null;
   private backend: BackendSession | null = null;
   private readonly recorder: SessionRecorder;
   private readonly log: Logger;
@@ -287,6 +330,13 @@ class PgSession {
   private endReason = 'client-closed';
   private endError: string | undefined;
   private finish: () => void = () => {};
+  /** Set when the backend connection may go back to the pool once the session ends. */
+  private lease: BackendLease | null = null;
+  private cancels: CancelRegistry | null = null;
+  /** The client's Terminate was kept from a poolable backend: it is sent if the backend is closed after all. */
+  private terminateWithheld = false;
+  /** Extended-protocol messages were sent since the last Sync (an implicit transaction may be open). */
+  private unsynced = false;
 
   constructor(
     private readonly client: Duplex,
@@ -294,6 +344,7 @@ class PgSession {
     private readonly connection: PostgresConnectionConfig,
     private readonly clientParams: Record<string, string>,
     private readonly clientRest: Buffer,
+    private readonly pool: BackendPool,
   ) {
     this.recorder = ctx.recorder;
     this.log = ctx.log.child({ session: ctx.recorder.sessionId });
@@ -308,21 +359,12 @@ class PgSession {
     });
   }
 
-  async run(register: (pid: number, key: Buffer, entry: CancelEntry) => void): Promise<void> {
+  async run(cancels: CancelRegistry): Promise<void> {
+    this.cancels = cancels;
     const info: Record<string, string> = {};
     for (const k of RECORDED_STARTUP_PARAMS) if (this.clientParams[k] !== undefined) info[k] = this.clientParams[k]!;
-    try {
-      this.recorder.start(this.ctx.clientAddress, info);
-    } catch (err) {
-      this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '58000', message: 'hoop: recording is unavailable, session refused' }));
-      this.log.error({ err: errorMessage(err) }, 'session refused: recording failed');
-      return;
-    }
-    if (this.clientParams.replication !== undefined && this.clientParams.replication !== 'false') {
-      return this.refuse('replication connections are not supported through hoop', '0A000', 'replication-refused');
-    }
-    const refusal = checkStartupParams(this.clientParams);
-    if (refusal) return this.refuse(refusal, '42501', 'startup-refused');
+    const replication = this.clientParams.replication !== undefined && this.clientParams.replication !== 'false';
+    const refusal = replication ? null : checkStartupParams(this.clientParams);
 
     const startupParams: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.clientParams)) if (!RESERVED_STARTUP_PARAMS.has(k)) startupParams[k] = v;
@@ -333,19 +375,42 @@ class PgSession {
       tls: this.connection.tls,
       ...(this.connection.ca ? { ca: this.connection.ca } : {}),
     };
+    const options: BackendConnectOptions = {
+      ...target,
+      database: this.connection.database,
+      user: this.connection.user,
+      ...(this.connection.password !== undefined ? { password: this.connection.password } : {}),
+      startupParams,
+      maxMessageBytes,
+    };
+    // Taken before the session's start is recorded, so the record can say whether it was reused.
+    const settings = replication || refusal ? null : poolSettings(this.connection.pool);
+    const key = settings ? poolKey(this.connection.name, options) : null;
+    this.lease = settings && key ? this.pool.take(this.connection.name, key, settings) : null;
+    if (settings) info.backend = this.lease ? 'reused' : 'new';
     try {
-      this.backend = await connectBackend({
-        ...target,
-        database: this.connection.database,
-        user: this.connection.user,
-        ...(this.connection.password !== undefined ? { password: this.connection.password } : {}),
-        startupParams,
-        maxMessageBytes,
-      });
+      this.recorder.start(this.ctx.clientAddress, info);
     } catch (err) {
-      const sqlState = err instanceof PgBackendError ? err.sqlState : '08006';
-      this.log.warn({ err: errorMessage(err), connection: this.connection.name }, 'backend connection failed');
-      return this.refuse(`cannot connect to ${this.connection.name}: ${errorMessage(err)}`, sqlState, 'backend-connect-failed');
+      if (this.lease) closeBackend(this.lease.socket);
+      this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '58000', message: 'hoop: recording is unavailable, session refused' }));
+      this.log.error({ err: errorMessage(err) }, 'session refused: recording failed');
+      return;
+    }
+    if (replication) return this.refuse('replication connections are not supported through hoop', '0A000', 'replication-refused');
+    if (refusal) return this.refuse(refusal, '42501', 'startup-refused');
+
+    if (this.lease) {
+      this.backend = this.lease.session;
+      this.log.debug({ connection: this.connection.name }, 'backend connection reused from the pool');
+    } else {
+      try {
+        this.backend = await connectBackend(options);
+      } catch (err) {
+        const sqlState = err instanceof PgBackendError ? err.sqlState : '08006';
+        this.log.warn({ err: errorMessage(err), connection: this.connection.name }, 'backend connection failed');
+        return this.refuse(`cannot connect to ${this.connection.name}: ${errorMessage(err)}`, sqlState, 'backend-connect-failed');
+      }
+      if (settings && key) this.lease = this.pool.adopt(this.connection.name, key, settings, this.backend);
     }
     if (this.client.destroyed) {
       this.backend.socket.destroy();
@@ -354,15 +419,16 @@ class PgSession {
 
     const backend = this.backend;
     const pid = randomInt(1, 0x7fffffff);
-    const key = randomBytes(4);
-    this.cancelKey = cancelKey(pid, key);
-    register(pid, key, { subject: this.ctx.identity.subject, target, processId: backend.processId, secretKey: backend.secretKey });
+    const cancelSecret = randomBytes(4);
+    this.cancelKey = cancelKey(pid, cancelSecret);
+    this.cancelEntry = { subject: this.ctx.identity.subject, target, processId: backend.processId, secretKey: backend.secretKey };
+    cancels.register(pid, cancelSecret, this.cancelEntry);
 
     this.client.write(
       Buffer.concat([
         encodeAuthenticationOk(),
         ...backend.parameterStatus,
-        encodeBackendKeyData(pid, key),
+        encodeBackendKeyData(pid, cancelSecret),
         ...backend.notices,
         encodeReadyForQuery(backend.transactionStatus),
       ]),
@@ -406,7 +472,8 @@ class PgSession {
       server.on('error', (err) => this.shutdown('backend-error', errorMessage(err)));
       client.on('close', () => this.shutdown(this.endReason));
       server.on('close', () => this.shutdown('backend-closed'));
-      client.on('end', () => server.end());
+      // A poolable backend is not told the client left: the session's end decides whether it is kept.
+      client.on('end', () => (this.lease === null ? server.end() : client.end()));
       server.on('end', () => client.end());
       if (backend.leftover.length > 0) this.onServerData(backend.leftover);
       if (this.clientRest.length > 0) this.onClientData(this.clientRest);
@@ -723,6 +790,8 @@ class PgSession {
   /** Inspects one client message and decides what happens to it. */
   private onClientMessage(code: number, body: Buffer): FrameVerdict {
     const now = performance.now();
+    if (EXTENDED_MESSAGES[code] === 1) this.unsynced = true;
+    else if (code === Frontend.sync) this.unsynced = false;
     if (this.discardError !== null) {
       if (code !== Frontend.sync) return false;
       // The Sync goes through so the server closes the pipeline; the refusal is shown just before its ReadyForQuery.
@@ -813,7 +882,11 @@ class PgSession {
       }
       case Frontend.terminate:
         this.endReason = 'client-terminated';
-        return true;
+        if (this.lease === null) return true;
+        // Kept from the backend, which may serve another client; the session ends once this read is done.
+        this.terminateWithheld = true;
+        queueMicrotask(() => this.shutdown('client-terminated'));
+        return false;
       case Frontend.flush:
         return true;
       case Frontend.password:
@@ -954,10 +1027,55 @@ class PgSession {
     this.ending = true;
     this.endReason = reason;
     this.endError = error;
-    this.abort.abort();
-    this.backend?.socket.destroy();
+    this.abort.abort(SESSION_ENDED);
+    this.releaseBackend(reason);
     if (reason !== 'recording-failed' && reason !== 'protocol-error') this.client.destroy();
     if (this.tracker.pendingStatements > 0) this.tracker.abandon(reason);
     void this.endRecording(this.endReason, this.endError).finally(this.finish);
+  }
+
+  /** Returns the backend to the pool when its state is known to be clean; otherwise closes it. */
+  private releaseBackend(reason: string): void {
+    const backend = this.backend;
+    if (backend === null) return;
+    if (this.lease !== null && this.backendReusable(reason)) {
+      // From here neither the client's bytes nor a CancelRequest through this session's key reach the backend.
+      this.client.off('data', this.onClientData);
+      if (this.cancelKey !== null) this.cancels?.unregister(this.cancelKey);
+      this.pool.release(this.lease, this.log);
+    } else if (this.terminateWithheld && this.lease !== null) {
+      // What the backend still sends has nowhere to go: the relay lets go of it before it is closed.
+      this.lease.detach();
+      closeBackend(backend.socket);
+    } else backend.socket.destroy();
+  }
+
+  /**
+   * The client left cleanly and the backend is idle outside any transaction or pipeline, with no
+   * byte sent or received beyond the last complete message: nothing about its state is unknown.
+   */
+  private backendReusable(reason: string): boolean {
+    if (reason !== 'client-terminated' && reason !== 'client-closed') return false;
+    // The relay never started (the client left during the backend's login).
+    if (this.serverReader === undefined) return false;
+    const socket = this.server;
+    return (
+      this.txStatus === 'I' &&
+      !this.unsynced &&
+      this.tracker.isIdle &&
+      this.holding === null &&
+      this.discardError === null &&
+      this.pendingInput.length === 0 &&
+      this.clientReader.atBoundary &&
+      this.serverReader.atBoundary &&
+      this.pendingServerInput.length === 0 &&
+      !this.awaitingStore &&
+      !socket.destroyed &&
+      !socket.readableEnded &&
+      !socket.writableEnded &&
+      socket.readableLength === 0 &&
+      socket.writableLength === 0 &&
+      (this.cancelEntry === null || !this.cancels!.inFlight(this.cancelEntry))
+    );
   }
 }
