@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { tunnelStream } from './stream.js';
 import { AGENT_META_HEADER, type AgentMeta, decodeAgentMetaHeader } from '../auth/agent-meta.js';
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { bearerToken } from '../auth/service-accounts.js';
@@ -94,7 +95,7 @@ export class TunnelGatewayEnd {
     this.pendingSession.set(req, sessionId);
     const clientAddress = `${req.socket.remoteAddress ?? 'unknown'}:${req.socket.remotePort ?? 0}`;
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const stream = createWebSocketStream(ws, { allowHalfOpen: false });
+      const stream = tunnelStream(ws);
       stream.on('error', (err) => log.debug({ err: errorMessage(err), session: sessionId }, 'tunnel stream error'));
       this.opts.onTunnel(stream, { identity, agentMeta, connection, sessionId, clientAddress });
     });

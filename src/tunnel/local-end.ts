@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import WebSocket, { createWebSocketStream } from 'ws';
+import WebSocket from 'ws';
+import { tunnelStream } from './stream.js';
 import { AGENT_META_HEADER, type AgentMeta, encodeAgentMetaHeader } from '../auth/agent-meta.js';
 import { AuthError, GatewayUnavailableError, HoopError, NotFoundError, errorMessage } from '../errors.js';
 import { StartupReader } from '../protocols/postgres/reader.js';
@@ -73,7 +74,7 @@ export async function openTunnel(auth: GatewayAuth, connection: string): Promise
     });
     ws.once('open', () => {
       ws.removeAllListeners('error');
-      resolve({ stream: createWebSocketStream(ws, { allowHalfOpen: false }), sessionId });
+      resolve({ stream: tunnelStream(ws), sessionId });
     });
     ws.once('error', (err) => {
       reject(new GatewayUnavailableError(`cannot reach the gateway at ${auth.gateway}: ${errorMessage(err)}`, 'is `hoop gateway` running? check --gateway / HOOP_GATEWAY'));
