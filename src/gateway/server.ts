@@ -26,6 +26,7 @@ import { openStore } from '../store/open.js';
 import type { GatewayHostKey } from '../protocols/ssh/host-keys.js';
 import type { Store } from '../store/store.js';
 import { TunnelGatewayEnd, type TunnelRequest } from '../tunnel/gateway-end.js';
+import { collectReadBuffers } from '../protocols/read-buffers.js';
 
 export interface RunningGateway {
   /** Base URL clients use, e.g. http://127.0.0.1:8009. */
@@ -108,6 +109,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   }
   const authenticator: Authenticator = new AuthenticatorChain(authenticators);
   const connections = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
+  collectReadBuffers();
   const postgresEngine = new PostgresEngine();
   const engines = new Map<string, ProtocolEngine>([['postgres', postgresEngine]]);
   // SSH and git share one host key, generated on the first start that needs it and kept in the store.

@@ -10,6 +10,7 @@ import type { RefUpdate } from './commands.js';
 import { GitExecCommandError, buildGitExecCommand, parseGitExecCommand } from './exec-command.js';
 import type { PushDecision, ReceivePackOutcome } from './receive-pack.js';
 import { relayReceivePack, relayUploadPack, type BackendSide } from './relay.js';
+import { relayed } from '../read-buffers.js';
 
 /** Short ids in messages and approval requests, as git prints them. */
 const shortId = (oid: string): string => oid.slice(0, 10);
@@ -122,8 +123,14 @@ export async function serveGitExec(
     refuseChannel(client, `hoop: the git server refused ${parsed.service}: ${upstream.message}`, EXIT_UNREACHABLE);
     return;
   }
-  client.on('data', (c: Buffer) => (bytesIn += c.length));
-  upstream.on('data', (c: Buffer) => (bytesOut += c.length));
+  client.on('data', (c: Buffer) => {
+    bytesIn += c.length;
+    relayed(c.length);
+  });
+  upstream.on('data', (c: Buffer) => {
+    bytesOut += c.length;
+    relayed(c.length);
+  });
   const closeBoth = (): void => {
     upstream.close();
   };

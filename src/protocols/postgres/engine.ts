@@ -32,6 +32,7 @@ import { checkStartupParams } from './startup-params.js';
 import { type OpState, StatementTracker } from './tracker.js';
 import { type ColumnShape, type ResultShape, copyOutIsBinary, decodeRowDescription, decodeRowValues, maskCopyData, maskDataRow, maskErrorFields, maskNotification, shapeFor, unknownShape } from './masking.js';
 import type { Masker } from '../../mask/index.js';
+import { relayed } from '../read-buffers.js';
 import {
   SSL_REFUSED,
   encodeNoticeResponse,
@@ -686,6 +687,7 @@ class PgSession {
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
+    relayed(chunk.length);
     if (this.holding || this.pendingInput.length > 0) {
       this.queueInput(chunk);
       return;
@@ -741,6 +743,7 @@ class PgSession {
   }
 
   private readonly onServerData = (chunk: Buffer): void => {
+    relayed(chunk.length);
     if (this.awaitingStore) {
       this.pendingServerInput.push(chunk);
       return;

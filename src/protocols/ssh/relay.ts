@@ -1,4 +1,5 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
+import { relayed } from '../read-buffers.js';
 
 /** How a relayed channel ended on the host's side. */
 export interface ChannelExit {
@@ -29,6 +30,9 @@ export function relayChannel(client: ServerChannel, host: ClientChannel, taps: R
     host.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
       exit = code === null || code === undefined ? { ...(signal ? { signal: signal.replace(/^SIG/, '') } : {}), coreDumped: !!coreDumped, ...(description ? { description } : {}) } : { code };
     });
+    // Counted so the gateway collects the dead read buffers (read-buffers.ts).
+    client.on('data', (chunk: Buffer) => relayed(chunk.length));
+    host.on('data', (chunk: Buffer) => relayed(chunk.length));
     if (taps.fromClient) client.on('data', taps.fromClient);
     if (taps.fromHost) host.on('data', taps.fromHost);
     if (taps.fromHostStderr) host.stderr.on('data', taps.fromHostStderr);
