@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: npm run bench -- [--quick] [--duration S] [--warmup S] [--reps N] [--only ${SECTIONS.join(',')}] [--out FILE] [--host H] [--port P]
 
-  --quick       a ~30 s subset (direct and full gateway at -c 4 simple, a short stream, micro benches)
+  --quick       a ~40 s subset (direct, PgBouncer and the full gateway at -c 4 simple, a short stream, micro benches)
   --duration S  seconds per measured pgbench run (default 6; 3 with --quick)
   --warmup S    seconds of warm-up per pgbench target and cell (default 2; 1 with --quick)
   --reps N      measured pgbench runs per target and cell (default 3; TPS is their median)
@@ -75,7 +75,8 @@ const profile = args.quick
       modes: ['simple'],
       clients: [4],
       connectEach: [],
-      targets: ['direct', 'gw-full'],
+      // PgBouncer too (when installed): the throughput target is a ratio to it.
+      targets: ['direct', 'pgbouncer', 'gw-full'],
       tunnelReference: null,
       streamRows: 60_000,
       streamTargets: ['direct', 'gw-mask-on'],

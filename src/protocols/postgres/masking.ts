@@ -60,27 +60,36 @@ function label(column: ColumnShape, detector: string): string {
 }
 
 /**
+ * Decodes `buf[start, end)` as UTF-8. Node's own slice method, when there is one: the cells of a
+ * streamed result are decoded by the million, and `toString` (argument checks, encoding lookup)
+ * on a view per cell (an object each) cost as much as the decoding itself.
+ */
+const utf8Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
+/**
  * DataRow 'D': Int16 n, then n × (Int32 length, -1 for NULL; bytes). Returns the rewritten
  * message, or null when nothing changed (the original bytes are forwarded untouched).
  * Binary values of non-text types (integers, timestamps, bytea…) carry no text to mask; a binary
  * value whose column type is unknown is withheld, since it cannot be checked.
+ * Values are read where they lie in the row; only a row that changes is walked a second time.
  */
 export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, counts: Record<string, number>): Buffer | null {
   const c = new Cursor(body, 'DataRow');
   const n = c.int16();
   /** Only the values that change; the rest are copied from the original row. */
   let replaced: Map<number, Buffer | null> | null = null;
-  const originals: (Buffer | null)[] = [];
   for (let i = 0; i < n; i++) {
     const len = c.int32();
-    const raw = len === -1 ? null : c.bytes(len);
-    originals.push(raw);
-    if (raw === null) continue;
-    const column = shape.columns[i] ?? { name: `?column${i + 1}?`, tableOid: 0, typeOid: 0, format: 0 };
+    if (len === -1) continue;
+    const start = c.skip(len);
     const entry: PlanEntry = shape.plan[i] ?? 'detect';
     if (entry === 'pass') continue;
-    let prefix: Buffer | null = null;
-    let text: string;
+    const column = shape.columns[i] ?? { name: `?column${i + 1}?`, tableOid: 0, typeOid: 0, format: 0 };
+    // jsonb's binary form: a version byte, kept as it is, then the text.
+    let textStart = start;
     if (column.format === 1) {
       if (!TEXT_LIKE.has(column.typeOid)) {
         if (column.typeOid !== 0) continue;
@@ -88,33 +97,49 @@ export function maskDataRow(body: Buffer, shape: ResultShape, masker: Masker, co
         counts[label(column, 'withheld')] = (counts[label(column, 'withheld')] ?? 0) + 1;
         continue;
       }
-      if (column.typeOid === JSONB) {
-        prefix = raw.subarray(0, 1);
-        text = raw.toString('utf8', 1);
-      } else text = raw.toString('utf8');
-    } else text = raw.toString('utf8');
+      if (column.typeOid === JSONB) textStart = start + Math.min(1, len);
+    }
+    const text = utf8Slice(body, textStart, start + len);
     const local: Record<string, number> = {};
     const masked = masker.maskValue(text, entry, local);
     if (masked === text) continue;
     for (const [k, v] of Object.entries(local)) counts[label(column, k)] = (counts[label(column, k)] ?? 0) + v;
-    (replaced ??= new Map()).set(i, masked === null ? null : prefix ? Buffer.concat([prefix, Buffer.from(masked, 'utf8')]) : Buffer.from(masked, 'utf8'));
+    const prefix = body.subarray(start, textStart);
+    (replaced ??= new Map()).set(i, masked === null ? null : prefix.length > 0 ? Buffer.concat([prefix, Buffer.from(masked, 'utf8')]) : Buffer.from(masked, 'utf8'));
   }
-  if (replaced === null) return null;
-  const changes = replaced;
-  const values = originals.map((v, i) => (changes.has(i) ? changes.get(i)! : v));
+  return replaced === null ? null : rebuildDataRow(body, n, replaced);
+}
+
+/** The row again, with the replaced values (null: SQL NULL) in place of the originals. */
+function rebuildDataRow(body: Buffer, n: number, replaced: ReadonlyMap<number, Buffer | null>): Buffer {
+  // The row was walked once already: the lengths are known to be in bounds.
   let size = 2;
-  for (const v of values) size += 4 + (v === null ? 0 : v.length);
+  let off = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(off);
+    off += 4 + Math.max(len, 0);
+    const value = replaced.has(i) ? replaced.get(i)! : len;
+    size += 4 + (value === null ? 0 : typeof value === 'number' ? Math.max(value, 0) : value.length);
+  }
   const out = Buffer.allocUnsafe(size);
   out.writeInt16BE(n, 0);
-  let off = 2;
-  for (const v of values) {
-    if (v === null) {
-      out.writeInt32BE(-1, off);
-      off += 4;
+  let read = 2;
+  let write = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(read);
+    const start = read + 4;
+    read = start + Math.max(len, 0);
+    const value = replaced.has(i) ? replaced.get(i)! : undefined;
+    if (value === undefined) {
+      out.writeInt32BE(len, write);
+      write += 4;
+      if (len > 0) write += body.copy(out, write, start, start + len);
+    } else if (value === null) {
+      out.writeInt32BE(-1, write);
+      write += 4;
     } else {
-      out.writeInt32BE(v.length, off);
-      v.copy(out, off + 4);
-      off += 4 + v.length;
+      out.writeInt32BE(value.length, write);
+      write += 4 + value.copy(out, write + 4);
     }
   }
   return encodeTyped(Backend.dataRow, out);

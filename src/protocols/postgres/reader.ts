@@ -320,6 +320,15 @@ export class Cursor {
     return s;
   }
 
+  /** Steps over `n` bytes and returns where they start: for reading them in place, without a view. */
+  skip(n: number): number {
+    if (n < 0) throw new PgProtocolError(`${this.what}: negative length ${n}`);
+    this.need(n);
+    const start = this.offset;
+    this.offset += n;
+    return start;
+  }
+
   bytes(n: number): Buffer {
     if (n < 0) throw new PgProtocolError(`${this.what}: negative length ${n}`);
     this.need(n);
