@@ -11,6 +11,9 @@ const connectionName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'connection names use lower-case letters, digits, "-", "_" and "." (max 63)');
 
+/** What `pool:` means for the numbers it leaves out (and `pool: true`, or no `pool:` at all). */
+export const POOL_DEFAULTS = { maxIdle: 10, maxIdleTotal: 20, idleTimeoutMs: 60_000 } as const;
+
 export const postgresConnectionSchema = z
   .object({
     name: connectionName,
@@ -35,11 +38,11 @@ export const postgresConnectionSchema = z
           .object({
             enabled: z.boolean().default(true),
             /** Idle connections kept per distinct session (same startup parameters). */
-            maxIdle: z.number().int().min(1).max(1000).default(10),
+            maxIdle: z.number().int().min(1).max(1000).default(POOL_DEFAULTS.maxIdle),
             /** Idle connections kept for this connection over all distinct sessions. */
-            maxIdleTotal: z.number().int().min(1).max(10000).default(20),
+            maxIdleTotal: z.number().int().min(1).max(10000).default(POOL_DEFAULTS.maxIdleTotal),
             /** An idle connection unused this long is closed. */
-            idleTimeoutMs: z.number().int().min(100).max(24 * 3600 * 1000).default(60_000),
+            idleTimeoutMs: z.number().int().min(100).max(24 * 3600 * 1000).default(POOL_DEFAULTS.idleTimeoutMs),
           })
           .strict(),
       ])

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { PostgresConnectionConfig } from '../../config/schema.js';
+import { POOL_DEFAULTS, type PostgresConnectionConfig } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import type { BackendConnectOptions, BackendSession } from './backend.js';
 import { Backend, ErrorField, codeName } from './messages.js';
@@ -27,9 +27,6 @@ export interface PoolSettings {
   readonly idleTimeoutMs: number;
 }
 
-export const DEFAULT_POOL_MAX_IDLE = 10;
-export const DEFAULT_POOL_MAX_IDLE_TOTAL = 20;
-export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 60_000;
 /** A reset that has not finished by then is abandoned and its connection closed. */
 const RESET_TIMEOUT_MS = 5_000;
 /** The reset's answer is a few small messages; anything larger is not what was asked for. */
@@ -44,7 +41,7 @@ const EMPTY = Buffer.alloc(0);
 /** The connection's pool settings, or null when pooling is off for it. */
 export function poolSettings(pool: PostgresConnectionConfig['pool']): PoolSettings | null {
   if (pool === false) return null;
-  if (pool === undefined || pool === true) return { maxIdle: DEFAULT_POOL_MAX_IDLE, maxIdleTotal: DEFAULT_POOL_MAX_IDLE_TOTAL, idleTimeoutMs: DEFAULT_POOL_IDLE_TIMEOUT_MS };
+  if (pool === undefined || pool === true) return POOL_DEFAULTS;
   if (!pool.enabled) return null;
   return { maxIdle: pool.maxIdle, maxIdleTotal: pool.maxIdleTotal, idleTimeoutMs: pool.idleTimeoutMs };
 }
