@@ -376,8 +376,7 @@ export class SqliteStore implements Store {
   async createServiceAccount(input: { id: string; name: string; groups: readonly string[]; tokenHash: string }): Promise<ServiceAccount> {
     const now = Date.now();
     try {
-      this.db
-        .prepare('INSERT INTO service_accounts (id, name, groups, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.prepared('INSERT INTO service_accounts (id, name, groups, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.id, input.name, JSON.stringify(input.groups), input.tokenHash, now);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -463,12 +462,10 @@ export class SqliteStore implements Store {
   }
 
   async chainSpans(range: { since?: number; until?: number }): Promise<ChainSpan[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT chain, min(chain_seq) AS first, max(chain_seq) AS last, count(*) AS n FROM events
-         WHERE chain IS NOT NULL AND time >= ? AND time < ? GROUP BY chain ORDER BY min(seq)`,
-      )
-      .all(range.since ?? -Number.MAX_SAFE_INTEGER, range.until ?? Number.MAX_SAFE_INTEGER) as { chain: string; first: number; last: number; n: number }[];
+    const rows = this.prepared(
+      `SELECT chain, min(chain_seq) AS first, max(chain_seq) AS last, count(*) AS n FROM events
+       WHERE chain IS NOT NULL AND time >= ? AND time < ? GROUP BY chain ORDER BY min(seq)`,
+    ).all(range.since ?? -Number.MAX_SAFE_INTEGER, range.until ?? Number.MAX_SAFE_INTEGER) as { chain: string; first: number; last: number; n: number }[];
     return rows.map((r) => ({ chain: r.chain, firstSeq: r.first, lastSeq: r.last, events: r.n }));
   }
 
@@ -476,11 +473,9 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const events = this.prepared('DELETE FROM events WHERE chain = ? AND chain_seq <= ?').run(r.chain, r.seq).changes;
       this.prepared('DELETE FROM checkpoints WHERE chain = ? AND seq <= ?').run(r.chain, r.seq);
-      this.db
-        .prepare('INSERT INTO audit_prunes (chain, seq, hash, head_seq, head_hash, cutoff, events, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      this.prepared('INSERT INTO audit_prunes (chain, seq, hash, head_seq, head_hash, cutoff, events, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(r.chain, r.seq, r.hash, r.headSeq, r.headHash, r.cutoff, r.events, r.time, r.keyFingerprint, r.signature);
-      const sessions = this.db
-        .prepare('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)')
+      const sessions = this.prepared('DELETE FROM sessions WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.id)')
         .run(r.cutoff).changes;
       return { events, sessions };
     }).immediate();
@@ -577,27 +572,25 @@ export class SqliteStore implements Store {
 
   async createApprovalRequest(r: NewApprovalRequest): Promise<ApprovalRequest> {
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO approval_requests (id, created_at, expires_at, session_id, identity_subject, identity_name, groups, agent_meta, connection, statement, class, rule, approver_groups, approvals_needed)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          r.id,
-          r.createdAt,
-          r.expiresAt,
-          r.sessionId,
-          r.identitySubject,
-          r.identityName,
-          JSON.stringify(r.groups),
-          r.agentMeta ? JSON.stringify(r.agentMeta) : null,
-          r.connection,
-          r.statement,
-          r.class,
-          r.rule,
-          JSON.stringify(r.approverGroups),
-          r.approvalsNeeded,
-        );
+      this.prepared(
+        `INSERT INTO approval_requests (id, created_at, expires_at, session_id, identity_subject, identity_name, groups, agent_meta, connection, statement, class, rule, approver_groups, approvals_needed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        r.id,
+        r.createdAt,
+        r.expiresAt,
+        r.sessionId,
+        r.identitySubject,
+        r.identityName,
+        JSON.stringify(r.groups),
+        r.agentMeta ? JSON.stringify(r.agentMeta) : null,
+        r.connection,
+        r.statement,
+        r.class,
+        r.rule,
+        JSON.stringify(r.approverGroups),
+        r.approvalsNeeded,
+      );
       this.change(r.id, 'pending', r.createdAt);
     }).immediate();
     return (await this.getApprovalRequest(r.id))!;
@@ -627,8 +620,7 @@ export class SqliteStore implements Store {
         return;
       }
       if (row.status !== 'pending') return;
-      this.db
-        .prepare('INSERT OR REPLACE INTO approval_votes (request_id, approver_subject, approver_name, decision, reason, window_ms, time) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.prepared('INSERT OR REPLACE INTO approval_votes (request_id, approver_subject, approver_name, decision, reason, window_ms, time) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(v.requestId, v.approverSubject, v.approverName, v.decision, v.reason ?? null, v.windowMs ?? null, v.now);
       if (v.decision === 'deny') {
         this.prepared("UPDATE approval_requests SET status = 'denied', decided_at = ?, reason = ? WHERE id = ?").run(v.now, v.reason ?? 'denied', row.id);
@@ -648,8 +640,7 @@ export class SqliteStore implements Store {
         total: number;
       };
       if (w.w !== null && w.n === w.total) {
-        this.db
-          .prepare('INSERT INTO approval_windows (id, identity_subject, connection, class, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?)')
+        this.prepared('INSERT INTO approval_windows (id, identity_subject, connection, class, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?)')
           .run(`w_${randomUUID()}`, row.identity_subject, row.connection, row.class, v.now + w.w, row.id);
       }
       this.change(row.id, 'approved', v.now);
@@ -676,8 +667,7 @@ export class SqliteStore implements Store {
   }
 
   async findApprovalWindow(identitySubject: string, connection: string, cls: string, now: number): Promise<ApprovalWindow | undefined> {
-    const row = this.db
-      .prepare('SELECT * FROM approval_windows WHERE identity_subject = ? AND connection = ? AND class = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1')
+    const row = this.prepared('SELECT * FROM approval_windows WHERE identity_subject = ? AND connection = ? AND class = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1')
       .get(identitySubject, connection, cls, now) as
       | { id: string; identity_subject: string; connection: string; class: string; expires_at: number; request_id: string }
       | undefined;
