@@ -155,7 +155,6 @@ export class SessionChannel {
     return this.pty ? '\r\n' : '\n';
   }
 
-
   /** The host's connection, or null after telling the client why it is unavailable. */
   private async hostConnection(client: ServerChannel): Promise<ssh2.Client | null> {
     try {
